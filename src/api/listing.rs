@@ -1,0 +1,116 @@
+//! Paged view listings as crossbar serves them (`crossbar_view:load`): `page_size`,
+//! `start_key`/`next_start_key`, `paginate=false`, descending by default, and filters that
+//! test the full document while the returned item stays the view value.
+
+use super::envelope::{Paging, Reply};
+use super::error::{ApiError, ApiResult};
+use super::request::Ctx;
+use crate::couch::{Row, ViewOpts};
+use crate::domain::paging::{filters_from_query, Filter, PageParams, PagingError};
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// A view, its key range in ascending order, and how a row becomes a list item.
+pub struct ViewQuery<'a> {
+    pub db: &'a str,
+    pub design: &'a str,
+    pub view: &'a str,
+    pub start: Option<Value>,
+    pub end: Option<Value>,
+    pub map: &'a (dyn Fn(&Row) -> Option<Value> + Sync),
+}
+
+pub fn page_params(ctx: &Ctx) -> ApiResult<PageParams> {
+    PageParams::from_query(&ctx.query).map_err(|e| match e {
+        PagingError::InvalidPageSize => ApiError::faulty_request("invalid page size"),
+        PagingError::PageSizeTooSmall => ApiError::faulty_request("page size must be at least 1"),
+    })
+}
+
+/// The value of a row, the default mapping.
+pub fn row_value(r: &Row) -> Option<Value> {
+    Some(r.value.clone())
+}
+
+/// Run a listing and build the reply.
+pub async fn load(ctx: &Ctx, q: ViewQuery<'_>) -> ApiResult<Reply> {
+    let params = page_params(ctx)?;
+    let filters = filters_from_query(&ctx.query, false);
+    let (items, next) = load_items(ctx, &q, &params, &filters).await?;
+    let paging = params.page_size.map(|_| Paging {
+        page_size: items.len(),
+        start_key: params.start_key.clone(),
+        next_start_key: next,
+    });
+    Ok(Reply::list(items, paging))
+}
+
+/// Items of one page and the key of the next one.
+pub async fn load_items(
+    ctx: &Ctx,
+    q: &ViewQuery<'_>,
+    params: &PageParams,
+    filters: &[Filter],
+) -> ApiResult<(Vec<Value>, Option<Value>)> {
+    let (mut start, end) = if params.descending {
+        (q.end.clone(), q.start.clone())
+    } else {
+        (q.start.clone(), q.end.clone())
+    };
+    if let Some(k) = &params.start_key {
+        start = Some(k.clone());
+    }
+    let end = params.end_key.clone().or(end);
+    let want = params.page_size;
+    let mut items = Vec::new();
+    // Rows already handled at the boundary key, when a batch restarts from that key.
+    let mut seen: HashSet<String> = HashSet::new();
+    // Filters drop rows after the query, so keep asking until the page is full.
+    loop {
+        let remaining = want.map(|w| (w - items.len()) as u64 + 1);
+        let limit = if filters.is_empty() {
+            remaining
+        } else {
+            remaining.map(|r| r.max(50))
+        };
+        let opts = ViewOpts {
+            start_key: start.clone(),
+            end_key: end.clone(),
+            descending: params.descending,
+            include_docs: !filters.is_empty(),
+            limit,
+            ..Default::default()
+        };
+        let rows = ctx.state.couch.view(q.db, q.design, q.view, &opts).await?;
+        let full_batch = limit.is_some_and(|l| rows.len() as u64 >= l);
+        let mut progressed = false;
+        let mut last_key: Option<Value> = None;
+        for row in rows {
+            let row_id = row.id.clone().unwrap_or_default();
+            if seen.contains(&row_id) {
+                continue;
+            }
+            progressed = true;
+            if want.is_some_and(|w| items.len() == w) {
+                return Ok((items, Some(row.key)));
+            }
+            if filters
+                .iter()
+                .all(|f| row.doc.as_ref().is_some_and(|d| f.matches(d)))
+            {
+                if let Some(item) = (q.map)(&row) {
+                    items.push(item);
+                }
+            }
+            if last_key.as_ref() != Some(&row.key) {
+                seen.clear();
+                last_key = Some(row.key.clone());
+            }
+            seen.insert(row_id);
+        }
+        if !full_batch || !progressed {
+            return Ok((items, None));
+        }
+        start = last_key;
+    }
+}

@@ -1,0 +1,85 @@
+//! Settings, loaded once from the command line and environment.
+
+use clap::Args;
+
+#[derive(Args, Debug, Clone)]
+pub struct Settings {
+    /// CouchDB server URL, credentials included if any (`http://admin:pw@host:5984`).
+    #[arg(long, env = "COUCHDB_URL", default_value = "http://127.0.0.1:5984")]
+    pub couchdb_url: String,
+
+    /// Address to listen on.
+    #[arg(long, env = "KAZOO_REC_BIND", default_value = "0.0.0.0:8000")]
+    pub bind: String,
+
+    /// Lifetime of auth tokens in seconds (KAZOO's `token_auth_expiry_s`).
+    #[arg(long, env = "KAZOO_REC_TOKEN_EXPIRY", default_value_t = 3600)]
+    pub token_expiry_s: i64,
+
+    /// Secret for signing tokens. When unset, one is generated once and kept in CouchDB
+    /// (`system_auth`), so every instance on the same database shares it.
+    #[arg(long, env = "KAZOO_REC_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Name of the master account created on first start.
+    #[arg(long, env = "KAZOO_REC_MASTER_ACCOUNT", default_value = "master")]
+    pub master_account_name: String,
+
+    /// Username of the master admin created on first start.
+    #[arg(long, env = "KAZOO_REC_ADMIN_USER", default_value = "admin")]
+    pub admin_username: String,
+
+    /// Password of the master admin; generated and printed once when unset.
+    #[arg(long, env = "KAZOO_REC_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Suffix of generated account realms (KAZOO's `account_realm_suffix`).
+    #[arg(long, env = "KAZOO_REC_REALM_SUFFIX", default_value = "sip.2600hz.com")]
+    pub realm_suffix: String,
+
+    /// Version string reported in envelopes (Monster UI shows it to developers).
+    #[arg(long, env = "KAZOO_REC_VERSION", default_value = "4.3.0")]
+    pub kazoo_version: String,
+
+    /// Allow recording/storage URLs on loopback hosts (local testing only).
+    #[arg(long, env = "KAZOO_REC_ALLOW_LOCAL_URLS", default_value_t = false)]
+    pub allow_local_urls: bool,
+
+    /// Largest request body accepted (KAZOO's `max_upload_size`).
+    #[arg(long, env = "KAZOO_REC_MAX_UPLOAD", default_value_t = 8_000_000)]
+    pub max_upload_size: usize,
+
+    /// Failed logins allowed per account+username within the throttle window.
+    #[arg(long, env = "KAZOO_REC_LOGIN_FAILURES_PER_USER", default_value_t = 10)]
+    pub login_failures_per_user: usize,
+
+    /// Failed logins allowed per client address within the throttle window.
+    #[arg(long, env = "KAZOO_REC_LOGIN_FAILURES_PER_ADDR", default_value_t = 100)]
+    pub login_failures_per_addr: usize,
+
+    /// Throttle window in seconds.
+    #[arg(long, env = "KAZOO_REC_LOGIN_WINDOW", default_value_t = 300)]
+    pub login_window_s: u64,
+}
+
+impl Settings {
+    /// Defaults for tests and tools (same as an empty environment).
+    pub fn for_couch(url: &str) -> Settings {
+        Settings {
+            couchdb_url: url.to_string(),
+            bind: "127.0.0.1:0".into(),
+            token_expiry_s: 3600,
+            jwt_secret: None,
+            master_account_name: "master".into(),
+            admin_username: "admin".into(),
+            admin_password: None,
+            realm_suffix: "sip.2600hz.com".into(),
+            kazoo_version: "4.3.0".into(),
+            allow_local_urls: false,
+            max_upload_size: 8_000_000,
+            login_failures_per_user: 10,
+            login_failures_per_addr: 100,
+            login_window_s: 300,
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! The one CouchDB layer: connection, database names, documents, views and design docs.
+//!
+//! Everything above this module speaks in real database names (`account/ab/cd/…`) and JSON
+//! documents; percent-encoding of names happens only here. couch_rs does the document and
+//! view work. Two footguns are avoided on purpose: `couch_rs::Client::db()` creates a missing
+//! database, so we build `Database` handles directly and create databases only through
+//! [`Couch::create_db`]; and couch_rs has no attachment API, so attachments (later issues)
+//! go through `reqwest` with streamed bodies.
+
+pub mod pvt;
+pub mod views;
+
+use couch_rs::database::Database;
+use couch_rs::types::query::QueryParams;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde_json::Value;
+
+/// System databases (names as KAZOO uses them).
+pub const ACCOUNTS_DB: &str = "accounts";
+pub const SYSTEM_CONFIG_DB: &str = "system_config";
+pub const SYSTEM_DATA_DB: &str = "system_data";
+pub const TOKEN_AUTH_DB: &str = "token_auth";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CouchError {
+    #[error("not found")]
+    NotFound,
+    #[error("document update conflict")]
+    Conflict,
+    #[error("datastore unreachable: {0}")]
+    Unreachable(String),
+    #[error("datastore error {status}: {message}")]
+    Other { status: u16, message: String },
+}
+
+pub type CouchResult<T> = Result<T, CouchError>;
+
+impl From<couch_rs::error::CouchError> for CouchError {
+    fn from(e: couch_rs::error::CouchError) -> Self {
+        match e.status().map(|s| s.as_u16()) {
+            Some(404) => CouchError::NotFound,
+            Some(409) => CouchError::Conflict,
+            // couch_rs reports transport failures (refused, timeout) as 501 without a body.
+            Some(501) | None => CouchError::Unreachable(e.to_string()),
+            Some(status) => CouchError::Other {
+                status,
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+/// Options of a view query, with KAZOO's names.
+#[derive(Debug, Clone, Default)]
+pub struct ViewOpts {
+    pub start_key: Option<Value>,
+    pub end_key: Option<Value>,
+    pub key: Option<Value>,
+    pub keys: Vec<Value>,
+    pub descending: bool,
+    pub include_docs: bool,
+    pub limit: Option<u64>,
+    pub reduce: Option<bool>,
+    pub group_level: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: Option<String>,
+    pub key: Value,
+    pub value: Value,
+    pub doc: Option<Value>,
+}
+
+#[derive(Clone)]
+pub struct Couch {
+    client: couch_rs::Client,
+}
+
+pub fn encode_db_name(name: &str) -> String {
+    utf8_percent_encode(name, NON_ALPHANUMERIC).to_string()
+}
+
+impl Couch {
+    /// `url` may carry credentials (`http://admin:secret@host:5984`).
+    pub fn connect(url: &str) -> anyhow::Result<Couch> {
+        let mut parsed = url::Url::parse(url)?;
+        let user = percent_encoding::percent_decode_str(parsed.username())
+            .decode_utf8()?
+            .to_string();
+        let pass = parsed
+            .password()
+            .map(|p| {
+                percent_encoding::percent_decode_str(p)
+                    .decode_utf8()
+                    .map(|s| s.to_string())
+            })
+            .transpose()?;
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+        let base = parsed.as_str().trim_end_matches('/').to_string();
+        let client = if user.is_empty() {
+            couch_rs::Client::new_with_timeout(&base, None, None, Some(30))?
+        } else {
+            couch_rs::Client::new_with_timeout(&base, Some(&user), pass.as_deref(), Some(30))?
+        };
+        Ok(Couch { client })
+    }
+
+    /// A handle on an existing database; never creates it.
+    fn db(&self, name: &str) -> Database {
+        Database::new(encode_db_name(name), self.client.clone())
+    }
+
+    pub async fn db_exists(&self, name: &str) -> CouchResult<bool> {
+        let resp = self
+            .client
+            .req(reqwest::Method::HEAD, &encode_db_name(name), None)
+            .send()
+            .await
+            .map_err(|e| CouchError::Unreachable(e.to_string()))?;
+        match resp.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            s => Err(CouchError::Other {
+                status: s,
+                message: format!("HEAD database: {s}"),
+            }),
+        }
+    }
+
+    /// Create a database; an existing one is fine (412 from CouchDB).
+    pub async fn create_db(&self, name: &str) -> CouchResult<()> {
+        let resp = self
+            .client
+            .req(reqwest::Method::PUT, &encode_db_name(name), None)
+            .send()
+            .await
+            .map_err(|e| CouchError::Unreachable(e.to_string()))?;
+        match resp.status().as_u16() {
+            200..=202 | 412 => Ok(()),
+            s => Err(CouchError::Other {
+                status: s,
+                message: resp.text().await.unwrap_or_default(),
+            }),
+        }
+    }
+
+    pub async fn delete_db(&self, name: &str) -> CouchResult<()> {
+        let resp = self
+            .client
+            .req(reqwest::Method::DELETE, &encode_db_name(name), None)
+            .send()
+            .await
+            .map_err(|e| CouchError::Unreachable(e.to_string()))?;
+        match resp.status().as_u16() {
+            200..=202 | 404 => Ok(()),
+            s => Err(CouchError::Other {
+                status: s,
+                message: resp.text().await.unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// A document, or None when it (or its database) does not exist.
+    pub async fn get(&self, db: &str, id: &str) -> CouchResult<Option<Value>> {
+        match self.db(db).get_raw(id).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Save `doc` (which must carry `_id`), updating its `_rev`. A stale or missing `_rev`
+    /// for an existing id is [`CouchError::Conflict`].
+    pub async fn save(&self, db: &str, doc: &mut Value) -> CouchResult<()> {
+        self.db(db)
+            .save(doc)
+            .await
+            .map(|_| ())
+            .map_err(CouchError::from)
+    }
+
+    /// Save many docs at once (`_bulk_docs`); returns per-doc success.
+    pub async fn save_many(&self, db: &str, docs: &mut [Value]) -> CouchResult<Vec<bool>> {
+        let results = self.db(db).bulk_upsert(docs).await?;
+        Ok(results.iter().map(|r| r.is_ok()).collect())
+    }
+
+    pub async fn view(
+        &self,
+        db: &str,
+        design: &str,
+        view: &str,
+        opts: &ViewOpts,
+    ) -> CouchResult<Vec<Row>> {
+        let params = QueryParams::<Value> {
+            start_key: opts.start_key.clone(),
+            end_key: opts.end_key.clone(),
+            key: opts.key.clone(),
+            keys: opts.keys.clone(),
+            descending: opts.descending.then_some(true),
+            include_docs: opts.include_docs.then_some(true),
+            limit: opts.limit,
+            reduce: opts.reduce,
+            group_level: opts.group_level,
+            ..QueryParams::default()
+        };
+        let result = self.db(db).query_raw(design, view, Some(params)).await?;
+        Ok(result
+            .rows
+            .into_iter()
+            .map(|r| Row {
+                id: r.id,
+                key: r.key,
+                value: r.value,
+                doc: r.doc,
+            })
+            .collect())
+    }
+
+    /// Create or update design documents so they match `docs` (by `_id`); unchanged ones
+    /// are left alone, so this is cheap to call on every start.
+    pub async fn ensure_design_docs(&self, db: &str, docs: &[Value]) -> CouchResult<()> {
+        for wanted in docs {
+            let Some(id) = wanted.get("_id").and_then(Value::as_str) else {
+                continue;
+            };
+            let mut doc = wanted.clone();
+            if let Some(existing) = self.get(db, id).await? {
+                if existing.get("views") == wanted.get("views") {
+                    continue;
+                }
+                if let (Some(rev), Some(obj)) = (existing.get("_rev"), doc.as_object_mut()) {
+                    obj.insert("_rev".into(), rev.clone());
+                }
+            }
+            match self.save(db, &mut doc).await {
+                Ok(()) | Err(CouchError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Is the server answering at all (used by readiness checks and start-up waits)?
+    pub async fn ping(&self) -> bool {
+        self.client
+            .req(reqwest::Method::GET, "/", None)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+}
+
+impl Couch {
+    /// `_all_docs`, optionally with the documents.
+    pub async fn all_docs(
+        &self,
+        db: &str,
+        opts: &ViewOpts,
+        include_docs: bool,
+    ) -> CouchResult<Vec<Row>> {
+        let as_string = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
+        let mut params = couch_rs::types::query::QueryParams::<String>::default();
+        params.start_key = as_string(&opts.start_key);
+        params.end_key = as_string(&opts.end_key);
+        params.limit = opts.limit;
+        params.include_docs = include_docs.then_some(true);
+        let result = self.db(db).get_all_params_raw(Some(params)).await?;
+        Ok(result
+            .rows
+            .into_iter()
+            .map(|d| {
+                let id = d.get("_id").and_then(Value::as_str).map(str::to_string);
+                Row {
+                    id: id.clone(),
+                    key: id.map(Value::String).unwrap_or(Value::Null),
+                    value: Value::Null,
+                    doc: Some(d),
+                }
+            })
+            .collect())
+    }
+}

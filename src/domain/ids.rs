@@ -1,0 +1,119 @@
+//! Typed identifiers. A value of these types exists only after `parse` accepted it, so a
+//! handler holding one never has to re-check it, and a malformed id is KAZOO's 404 before
+//! any CouchDB call (an id never reaches a URL or a database name unchecked).
+
+use std::fmt;
+
+/// A 32-character lowercase hex id, the shape of every id KAZOO mints (`kz_binary:rand_hex(16)`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(String);
+
+impl AccountId {
+    /// KAZOO only checks the length of a path account id (32 bytes); we also require
+    /// `[0-9a-f]`, because anything else can never name an account database.
+    pub fn parse(raw: &str) -> Option<AccountId> {
+        if is_hex32(raw) {
+            Some(AccountId(raw.to_string()))
+        } else {
+            None
+        }
+    }
+
+    pub fn generate() -> AccountId {
+        AccountId(new_id())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `account/ab/cd/<rest>`: the real (unencoded) CouchDB database name.
+    pub fn db(&self) -> String {
+        format!(
+            "account/{}/{}/{}",
+            &self.0[0..2],
+            &self.0[2..4],
+            &self.0[4..]
+        )
+    }
+
+    /// `account%2Fab%2Fcd%2F<rest>`: the form KAZOO stores in `pvt_account_db`.
+    pub fn encoded_db(&self) -> String {
+        self.db().replace('/', "%2F")
+    }
+
+    /// The monthly database (MODB) `account/ab/cd/<rest>-YYYYMM`.
+    pub fn modb(&self, year: i32, month: u32) -> String {
+        format!("{}-{:04}{:02}", self.db(), year, month)
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn is_hex32(raw: &str) -> bool {
+    raw.len() == 32
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A new 32-hex document id.
+pub fn new_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    hex::encode(bytes)
+}
+
+/// Random hex of `n` bytes (api keys are 32 bytes → 64 hex).
+pub fn rand_hex(n: usize) -> String {
+    let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
+    hex::encode(bytes)
+}
+
+/// A document id as a client may send it in a path: CouchDB accepts almost anything, but
+/// we refuse what could escape a URL path segment or name a design document.
+pub fn is_acceptable_doc_id(raw: &str) -> bool {
+    !raw.is_empty()
+        && raw.len() <= 255
+        && !raw.starts_with('_')
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'+' || b == b'@')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_db_names() {
+        let id = AccountId::parse("abcdef0123456789abcdef0123456789").unwrap();
+        assert_eq!(id.db(), "account/ab/cd/ef0123456789abcdef0123456789");
+        assert_eq!(
+            id.encoded_db(),
+            "account%2Fab%2Fcd%2Fef0123456789abcdef0123456789"
+        );
+        assert_eq!(
+            id.modb(2024, 3),
+            "account/ab/cd/ef0123456789abcdef0123456789-202403"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_ids() {
+        for bad in [
+            "",
+            "abc",
+            "ABCDEF0123456789ABCDEF0123456789",
+            "../../../../../../../../../../..",
+            "abcdef0123456789abcdef012345678g",
+        ] {
+            assert!(AccountId::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(new_id().len(), 32);
+        assert_eq!(rand_hex(32).len(), 64);
+    }
+}

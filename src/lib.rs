@@ -1,0 +1,21 @@
+//! A KAZOO crossbar-compatible call recording API service.
+//!
+//! Layers, top down:
+//! - [`api`]: the route table, the request pipeline (crossbar's order of checks), the
+//!   envelope and the one error type; one module per crossbar resource.
+//! - [`schema`]: validation against our schemas (KAZOO's contract), KAZOO-shaped errors.
+//! - [`auth`]: tokens, credential hashes, login throttling.
+//! - [`couch`]: the one CouchDB layer (names, documents, views, `pvt_*` stamping).
+//! - [`domain`]: pure logic (ids, time, JSON semantics, paging), unit-tested.
+//! - [`replay`]: the compat fixture format and runner.
+//! - [`startup`], [`config`], [`state`], [`telemetry`]: wiring.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod couch;
+pub mod domain;
+pub mod schema;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
