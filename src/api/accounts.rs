@@ -566,7 +566,7 @@ pub async fn reset_api_key(ctx: Ctx) -> ApiResult<Reply> {
         ctx.state.couch.save(ACCOUNTS_DB, &mut copy).await?;
     }
     ctx.state.forget_account(account.id.as_str());
-    Ok(Reply::Json(super::envelope::JsonReply {
+    Ok(Reply::json(super::envelope::JsonReply {
         status: 201,
         data: json!({"api_key": doc["pvt_api_key"]}),
         ..Default::default()

@@ -121,7 +121,7 @@ pub async fn user_auth(mut ctx: Ctx) -> ApiResult<Reply> {
                 .tokens
                 .mint(id.as_str(), Some(owner), "cb_user_auth", time::now_unix());
         let data = auth_response(&state, id.as_str(), Some(owner)).await?;
-        return Ok(Reply::Json(JsonReply {
+        return Ok(Reply::json(JsonReply {
             status: 201,
             data,
             auth_token: Some(token),
@@ -189,7 +189,7 @@ pub async fn api_auth(mut ctx: Ctx) -> ApiResult<Reply> {
         .tokens
         .mint(id.as_str(), None, "cb_api_auth", time::now_unix());
     let data = auth_response(&state, id.as_str(), None).await?;
-    Ok(Reply::Json(JsonReply {
+    Ok(Reply::json(JsonReply {
         status: 201,
         data,
         auth_token: Some(token),
@@ -313,7 +313,7 @@ pub async fn tokeninfo(ctx: Ctx) -> ApiResult<Reply> {
     let mut data = claims_json(&claims);
     let extra = auth_response(&ctx.state, &claims.account_id, claims.owner_id.as_deref()).await?;
     crate::domain::json::patch(&mut data, &extra);
-    Ok(Reply::Json(JsonReply {
+    Ok(Reply::json(JsonReply {
         status: 200,
         data,
         auth_token: Some(token),

@@ -7,14 +7,20 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use serde_json::{Map, Value};
 
 /// What a handler answers.
-#[derive(Debug)]
 pub enum Reply {
-    Json(JsonReply),
-    /// Raw bytes with their own content type (audio, icons); later issues stream these.
+    Json(Box<JsonReply>),
+    /// Raw bytes with their own content type (small binaries such as icons).
     Bytes {
         content_type: String,
         body: Vec<u8>,
         headers: Vec<(String, String)>,
+    },
+    /// A streamed binary (audio), never held whole in memory.
+    Stream {
+        status: u16,
+        content_type: String,
+        headers: Vec<(String, String)>,
+        body: crate::couch::AttachmentStream,
     },
 }
 
@@ -38,9 +44,27 @@ pub struct Paging {
     pub next_start_key: Option<Value>,
 }
 
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Json(j) => j.fmt(f),
+            Reply::Bytes { content_type, .. } => write!(f, "Bytes({content_type})"),
+            Reply::Stream {
+                status,
+                content_type,
+                ..
+            } => write!(f, "Stream({status}, {content_type})"),
+        }
+    }
+}
+
 impl Reply {
+    pub fn json(j: JsonReply) -> Reply {
+        Reply::Json(Box::new(j))
+    }
+
     pub fn ok(data: Value) -> Reply {
-        Reply::Json(JsonReply {
+        Reply::json(JsonReply {
             status: 200,
             data,
             ..Default::default()
@@ -48,7 +72,7 @@ impl Reply {
     }
 
     pub fn doc(data: Value, rev: Option<String>) -> Reply {
-        Reply::Json(JsonReply {
+        Reply::json(JsonReply {
             status: 200,
             data,
             revision: rev,
@@ -57,7 +81,7 @@ impl Reply {
     }
 
     pub fn created(data: Value, rev: Option<String>, location: String) -> Reply {
-        Reply::Json(JsonReply {
+        Reply::json(JsonReply {
             status: 201,
             data,
             revision: rev,
@@ -67,7 +91,7 @@ impl Reply {
     }
 
     pub fn list(data: Vec<Value>, paging: Option<Paging>) -> Reply {
-        Reply::Json(JsonReply {
+        Reply::json(JsonReply {
             status: 200,
             data: Value::Array(data),
             paging,

@@ -5,6 +5,7 @@
 //!   (`invalid_credentials`), `data.message` the human text;
 //! - *responses* (`crossbar_util:response`): `message` is the text (`invalid credentials`),
 //!   `data` is `{}` or a list such as `[id]`.
+//!
 //! Validation errors are always 400 `validation error` with the dotted-path data object.
 //! Lower layers are translated on purpose (`From<CouchError>`); anything unexpected becomes a
 //! generic 500 whose detail goes to the log only.

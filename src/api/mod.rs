@@ -3,11 +3,19 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod callflows;
 pub mod csv;
+pub mod devices;
+pub mod docs;
 pub mod envelope;
 pub mod error;
 pub mod listing;
+pub mod metaflows;
+pub mod recording_media;
+pub mod recordings;
 pub mod request;
+pub mod storage_media;
+pub mod users;
 pub mod users_guard;
 
 use envelope::{EnvelopeCtx, Reply};
@@ -81,6 +89,121 @@ pub fn routes() -> Vec<Route> {
         route!(GET, "accounts/{A}/tree", Token, accounts::list_tree),
         route!(GET, "accounts/{A}/api_key", Token, accounts::get_api_key),
         route!(PUT, "accounts/{A}/api_key", Token, accounts::reset_api_key),
+        route!(
+            GET,
+            "accounts/{A}/metaflows",
+            Token,
+            metaflows::get_metaflows
+        ),
+        route!(
+            POST,
+            "accounts/{A}/metaflows",
+            Token,
+            metaflows::set_metaflows
+        ),
+        route!(
+            DELETE,
+            "accounts/{A}/metaflows",
+            Token,
+            metaflows::delete_metaflows
+        ),
+        // --- users (users.rs)
+        route!(GET, "accounts/{A}/users", Token, users::list_users),
+        route!(PUT, "accounts/{A}/users", Token, users::create_user),
+        route!(GET, "accounts/{A}/users/{U}", Token, users::get_user),
+        route!(POST, "accounts/{A}/users/{U}", Token, users::update_user),
+        route!(PATCH, "accounts/{A}/users/{U}", Token, users::update_user),
+        route!(DELETE, "accounts/{A}/users/{U}", Token, users::delete_user),
+        route!(
+            GET,
+            "accounts/{A}/users/{U}/devices",
+            Token,
+            devices::list_user_devices
+        ),
+        // --- devices (devices.rs)
+        route!(GET, "accounts/{A}/devices", Token, devices::list_devices),
+        route!(PUT, "accounts/{A}/devices", Token, devices::create_device),
+        route!(GET, "accounts/{A}/devices/{D}", Token, devices::get_device),
+        route!(
+            POST,
+            "accounts/{A}/devices/{D}",
+            Token,
+            devices::update_device
+        ),
+        route!(
+            PATCH,
+            "accounts/{A}/devices/{D}",
+            Token,
+            devices::update_device
+        ),
+        route!(
+            DELETE,
+            "accounts/{A}/devices/{D}",
+            Token,
+            devices::delete_device
+        ),
+        // --- recordings (recordings.rs)
+        route!(
+            GET,
+            "accounts/{A}/recordings",
+            Token,
+            recordings::list_recordings
+        ),
+        route!(
+            GET,
+            "accounts/{A}/recordings/{R}",
+            Token,
+            recordings::get_recording
+        ),
+        route!(
+            DELETE,
+            "accounts/{A}/recordings/{R}",
+            Token,
+            recordings::delete_recording
+        ),
+        route!(
+            GET,
+            "accounts/{A}/users/{U}/recordings",
+            Token,
+            recordings::list_user_recordings
+        ),
+        // --- callflows (callflows.rs)
+        route!(
+            GET,
+            "accounts/{A}/callflows",
+            Token,
+            callflows::list_callflows
+        ),
+        route!(
+            PUT,
+            "accounts/{A}/callflows",
+            Token,
+            callflows::create_callflow
+        ),
+        route!(
+            GET,
+            "accounts/{A}/callflows/{C}",
+            Token,
+            callflows::get_callflow
+        ),
+        route!(
+            POST,
+            "accounts/{A}/callflows/{C}",
+            Token,
+            callflows::update_callflow
+        ),
+        route!(
+            PATCH,
+            "accounts/{A}/callflows/{C}",
+            Token,
+            callflows::update_callflow
+        ),
+        route!(
+            DELETE,
+            "accounts/{A}/callflows/{C}",
+            Token,
+            callflows::delete_callflow
+        ),
     ]
 }
 
@@ -314,6 +437,19 @@ fn render_reply(env: &EnvelopeCtx, reply: Reply, csv: bool, is_get: bool) -> Htt
             b.insert_header(("expires", "Fri, 01 Jan 1999 00:00:00 GMT"));
             let body = envelope::success_body(env, &j);
             envelope::json_response(b, env, &body)
+        }
+        Reply::Stream {
+            status,
+            content_type,
+            headers,
+            body,
+        } => {
+            let mut b = envelope::status(status);
+            b.insert_header(("content-type", content_type));
+            for (k, v) in headers {
+                b.insert_header((k, v));
+            }
+            b.streaming(body)
         }
         Reply::Bytes {
             content_type,

@@ -37,9 +37,9 @@ impl Auth {
 
 /// Proof that the caller may act on `account`: only [`authorize`] builds one.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AccountScope {
     pub account: Arc<AccountInfo>,
-    _private: (),
 }
 
 /// Everything a handler gets.
@@ -254,10 +254,7 @@ pub fn authorize(auth: &Auth, account: Arc<AccountInfo>) -> ApiResult<AccountSco
     let own = auth.account_id();
     if auth.is_superduper() || account.id.as_str() == own || account.tree().iter().any(|a| a == own)
     {
-        Ok(AccountScope {
-            account,
-            _private: (),
-        })
+        Ok(AccountScope { account })
     } else {
         Err(ApiError::forbidden())
     }

@@ -75,6 +75,10 @@ pub struct Row {
 #[derive(Clone)]
 pub struct Couch {
     client: couch_rs::Client,
+    /// For attachments: streamed bodies must not be cut by couch_rs's whole-request timeout.
+    http: reqwest::Client,
+    base: String,
+    auth: Option<(String, Option<String>)>,
 }
 
 pub fn encode_db_name(name: &str) -> String {
@@ -104,7 +108,16 @@ impl Couch {
         } else {
             couch_rs::Client::new_with_timeout(&base, Some(&user), pass.as_deref(), Some(30))?
         };
-        Ok(Couch { client })
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        let auth = (!user.is_empty()).then(|| (user.clone(), pass.clone()));
+        Ok(Couch {
+            client,
+            http,
+            base,
+            auth,
+        })
     }
 
     /// A handle on an existing database; never creates it.
@@ -183,7 +196,7 @@ impl Couch {
 
     /// Save many docs at once (`_bulk_docs`); returns per-doc success.
     pub async fn save_many(&self, db: &str, docs: &mut [Value]) -> CouchResult<Vec<bool>> {
-        let results = self.db(db).bulk_upsert(docs).await?;
+        let results = self.db(db).bulk_docs(docs).await?;
         Ok(results.iter().map(|r| r.is_ok()).collect())
     }
 
@@ -262,11 +275,13 @@ impl Couch {
         include_docs: bool,
     ) -> CouchResult<Vec<Row>> {
         let as_string = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
-        let mut params = couch_rs::types::query::QueryParams::<String>::default();
-        params.start_key = as_string(&opts.start_key);
-        params.end_key = as_string(&opts.end_key);
-        params.limit = opts.limit;
-        params.include_docs = include_docs.then_some(true);
+        let params = couch_rs::types::query::QueryParams::<String> {
+            start_key: as_string(&opts.start_key),
+            end_key: as_string(&opts.end_key),
+            limit: opts.limit,
+            include_docs: include_docs.then_some(true),
+            ..Default::default()
+        };
         let result = self.db(db).get_all_params_raw(Some(params)).await?;
         Ok(result
             .rows
@@ -282,4 +297,138 @@ impl Couch {
             })
             .collect())
     }
+}
+
+/// A streamed attachment body.
+pub type AttachmentStream = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send>,
+>;
+
+/// An attachment being read: its type, its total length, the range actually served.
+pub struct AttachmentRead {
+    pub content_type: String,
+    pub total: Option<u64>,
+    /// `(start, end_inclusive)` when CouchDB served a partial response.
+    pub served_range: Option<(u64, u64)>,
+    pub body: AttachmentStream,
+}
+
+impl Couch {
+    fn attachment_url(&self, db: &str, doc_id: &str, name: &str) -> String {
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        format!(
+            "{}/{}/{}/{}",
+            self.base,
+            encode_db_name(db),
+            enc(doc_id),
+            enc(name)
+        )
+    }
+
+    fn raw(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let rb = self.http.request(method, url);
+        match &self.auth {
+            Some((u, p)) => rb.basic_auth(u, p.as_deref()),
+            None => rb,
+        }
+    }
+
+    /// Stream an attachment out of CouchDB, passing a byte range through when asked;
+    /// None when the document or attachment does not exist.
+    pub async fn get_attachment(
+        &self,
+        db: &str,
+        doc_id: &str,
+        name: &str,
+        range: Option<(u64, Option<u64>)>,
+    ) -> CouchResult<Option<AttachmentRead>> {
+        use futures_util::TryStreamExt;
+        let mut rb = self.raw(reqwest::Method::GET, &self.attachment_url(db, doc_id, name));
+        if let Some((start, end)) = range {
+            let end = end.map(|e| e.to_string()).unwrap_or_default();
+            rb = rb.header("range", format!("bytes={start}-{end}"));
+        }
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| CouchError::Unreachable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        if status == 404 {
+            return Ok(None);
+        }
+        if !(200..300).contains(&status) {
+            return Err(CouchError::Other {
+                status,
+                message: resp.text().await.unwrap_or_default(),
+            });
+        }
+        let header = |n: &str| {
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type =
+            header("content-type").unwrap_or_else(|| "application/octet-stream".into());
+        let (total, served_range) =
+            match header("content-range").and_then(|cr| parse_content_range(&cr)) {
+                Some((s, e, t)) if status == 206 => (t, Some((s, e))),
+                _ => (header("content-length").and_then(|l| l.parse().ok()), None),
+            };
+        let body = resp.bytes_stream().map_err(std::io::Error::other);
+        Ok(Some(AttachmentRead {
+            content_type,
+            total,
+            served_range,
+            body: Box::pin(body),
+        }))
+    }
+
+    /// Upload an attachment from a stream (the document must exist at `rev`); returns the
+    /// new revision.
+    pub async fn put_attachment(
+        &self,
+        db: &str,
+        doc_id: &str,
+        rev: &str,
+        name: &str,
+        content_type: &str,
+        body: AttachmentStream,
+    ) -> CouchResult<String> {
+        let url = format!(
+            "{}?rev={}",
+            self.attachment_url(db, doc_id, name),
+            utf8_percent_encode(rev, NON_ALPHANUMERIC)
+        );
+        let resp = self
+            .raw(reqwest::Method::PUT, &url)
+            .header("content-type", content_type)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await
+            .map_err(|e| CouchError::Unreachable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        match status {
+            200..=202 => Ok(v
+                .get("rev")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()),
+            404 => Err(CouchError::NotFound),
+            409 => Err(CouchError::Conflict),
+            s => Err(CouchError::Other {
+                status: s,
+                message: v.to_string(),
+            }),
+        }
+    }
+}
+
+/// `bytes START-END/TOTAL` → (start, end, total).
+pub fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (s, e) = range.split_once('-')?;
+    Some((s.parse().ok()?, e.parse().ok()?, total.parse().ok()))
 }

@@ -65,12 +65,17 @@ pub fn normalize_name(raw: &str) -> String {
         .collect()
 }
 
-/// Merge the stored doc's private fields over new public data: private fields always win,
-/// so a client can never set `_rev` or `pvt_*` (`kz_json:merge_jobjs(private, data)`).
+/// Merge the stored doc's private fields into new data (`kz_json:merge_jobjs(private,
+/// data)`). Client input has had its private keys stripped before this, so any private key
+/// already in `data` was set by our own validation (e.g. new credential hashes) and is kept;
+/// every other private field, `_rev` included, comes from the stored document.
 pub fn merge_private(data: &mut Value, stored: &Value) {
     if let (Some(d), Some(s)) = (data.as_object_mut(), stored.as_object()) {
         for (k, v) in s {
-            if crate::domain::json::is_private_key(k) && k != "_read_only" {
+            if crate::domain::json::is_private_key(k)
+                && k != "_read_only"
+                && (k == "_rev" || !d.contains_key(k))
+            {
                 d.insert(k.clone(), v.clone());
             }
         }
@@ -103,15 +108,15 @@ mod tests {
     }
 
     #[test]
-    fn private_fields_win() {
-        let mut data = json!({"name": "n", "pvt_type": "hack", "_rev": "9-x"});
+    fn stored_private_fields_fill_in_but_validation_results_stay() {
+        let mut data = json!({"name": "n", "_rev": "9-x", "pvt_md5_auth": "new"});
         merge_private(
             &mut data,
-            &json!({"_rev": "1-a", "pvt_type": "user", "name": "old"}),
+            &json!({"_rev": "1-a", "pvt_type": "user", "name": "old", "pvt_md5_auth": "old"}),
         );
         assert_eq!(
             data,
-            json!({"name": "n", "pvt_type": "user", "_rev": "1-a"})
+            json!({"name": "n", "_rev": "1-a", "pvt_md5_auth": "new", "pvt_type": "user"})
         );
     }
 }

@@ -3,5 +3,8 @@
 
 mod accounts;
 mod auth;
+mod compat;
+mod devices_callflows;
 mod helpers;
 mod pipeline;
+mod users;
