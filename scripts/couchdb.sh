@@ -11,15 +11,16 @@ start)
     scripts/tools.sh
     if [ "$where" = "--in-memory" ]; then
         storage=(--in-memory)
-        log=$(mktemp -t pouchdb.XXXXXX.log)
+        log="$(mktemp -d -t pouchdb.XXXXXX)/pouchdb-server.log"
     else
         mkdir -p "$where"
         storage=(--dir "$where")
         log="$where/pouchdb-server.log"
     fi
-    # --config keeps pouchdb-server's config file out of the working directory.
-    nohup .tools/node_modules/.bin/pouchdb-server -o 127.0.0.1 -p "$port" "${storage[@]}" \
-        --config "$(dirname "$log")/pouchdb-config.json" >"$log" 2>&1 &
+    # Run from the log's folder: pouchdb-server writes its config.json and log.txt to the
+    # working directory.
+    bin="$PWD/.tools/node_modules/.bin/pouchdb-server"
+    (cd "$(dirname "$log")" && exec nohup "$bin" -o 127.0.0.1 -p "$port" "${storage[@]}" -n >"$log" 2>&1) &
     echo $! >"$pidfile"
     for _ in $(seq 1 100); do
         if curl -fsS "http://127.0.0.1:$port/" >/dev/null 2>&1; then exit 0; fi
