@@ -141,7 +141,7 @@ impl Pattern {
 }
 
 /// Keyword values quoted by KAZOO's error messages.
-const FACT_KEYS: [&str; 13] = [
+const FACT_KEYS: [&str; 12] = [
     "type",
     "enum",
     "format",
@@ -154,7 +154,6 @@ const FACT_KEYS: [&str; 13] = [
     "exclusiveMaximum",
     "minItems",
     "maxItems",
-    "minProperties",
 ];
 
 /// Compile one schema file; `schema_id` is the name the file is known by.

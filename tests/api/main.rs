@@ -7,4 +7,5 @@ mod compat;
 mod devices_callflows;
 mod helpers;
 mod pipeline;
+mod recordings;
 mod users;
