@@ -14,6 +14,7 @@ async fn every_compat_fixture_replays() {
     vars.insert("master_account_name".to_string(), json!("master"));
     vars.insert("admin_username".to_string(), json!("admin"));
     vars.insert("admin_password".to_string(), json!(ADMIN_PASSWORD));
+    recordings_vars(&app, &mut vars).await;
     let opts = ReplayOptions {
         target: app.base.clone(),
         vars,
@@ -24,4 +25,53 @@ async fn every_compat_fixture_replays() {
     assert!(reports.len() >= 8, "fixtures found: {}", reports.len());
     let failed: Vec<_> = reports.iter().filter(|r| !r.passed()).collect();
     assert!(failed.is_empty(), "\n{}", render_report(&reports));
+}
+
+/// An account holding recordings at known times around the month boundary, and a user
+/// owning some of them, for `compat-fixtures/recordings/`. Against a real KAZOO the
+/// operator passes the same variables for an account of theirs.
+async fn recordings_vars(app: &TestApp, vars: &mut BTreeMap<String, serde_json::Value>) {
+    use kazoo_rec::domain::{ids::AccountId, time};
+    let (acct, name, admin) = app.account_with_admin(None).await;
+    let r = app
+        .call(reqwest::Method::PUT, &format!("/v2/accounts/{acct}/users"), Some(&admin), Some(json!({"first_name": "Rec", "last_name": "Owner", "username": "recowner", "password": "rec-pw"})))
+        .await;
+    let owner = r.body["data"]["id"].as_str().unwrap().to_string();
+    let account = AccountId::parse(&acct).unwrap();
+    let now = time::now_unix();
+    let (y, m) = time::year_month(now);
+    let month_start =
+        ::time::Date::from_calendar_date(y, ::time::Month::try_from(m as u8).unwrap(), 1)
+            .unwrap()
+            .midnight()
+            .assume_utc()
+            .unix_timestamp();
+    // 3 in this month (1 owned), 3 in the previous one (just before the boundary, so always
+    // within the default 31-day window)
+    let this_month = [now - 60, now - 120, (month_start + now) / 2];
+    let prev_month = [month_start - 3600, month_start - 7200, month_start - 10800];
+    kazoo_rec::testdata::generate_at(
+        app.couch(),
+        &account,
+        &this_month[..1],
+        Some(&owner),
+        3000,
+        11,
+    )
+    .await
+    .unwrap();
+    kazoo_rec::testdata::generate_at(app.couch(), &account, &this_month[1..], None, 3000, 12)
+        .await
+        .unwrap();
+    kazoo_rec::testdata::generate_at(app.couch(), &account, &prev_month, None, 3000, 13)
+        .await
+        .unwrap();
+    let (py, pm) = time::year_month(month_start - 3600);
+    vars.insert("recordings_account_id".into(), json!(acct));
+    vars.insert("recordings_account_name".into(), json!(name));
+    vars.insert("recordings_owner_id".into(), json!(owner));
+    vars.insert("recordings_owner_username".into(), json!("recowner"));
+    vars.insert("recordings_owner_password".into(), json!("rec-pw"));
+    vars.insert("current_month".into(), json!(format!("{y:04}{m:02}")));
+    vars.insert("previous_month".into(), json!(format!("{py:04}{pm:02}")));
 }

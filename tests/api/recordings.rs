@@ -8,15 +8,32 @@ use kazoo_rec::testdata::{generate, GenOptions};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn account_with_recordings(app: &TestApp, count: usize, months: u32, owners: Vec<String>) -> (String, String, Vec<String>) {
+async fn account_with_recordings(
+    app: &TestApp,
+    count: usize,
+    months: u32,
+    owners: Vec<String>,
+) -> (String, String, Vec<String>) {
     let (acct, _, token) = app.account_with_admin(None).await;
-    let opts = GenOptions { account: AccountId::parse(&acct).unwrap(), count, months, owners, audio_bytes: 3000, seed: 42 };
+    let opts = GenOptions {
+        account: AccountId::parse(&acct).unwrap(),
+        count,
+        months,
+        owners,
+        audio_bytes: 3000,
+        seed: 42,
+    };
     let ids = generate(app.couch(), &opts).await.unwrap();
     (acct, token, ids)
 }
 
 fn ids_of(v: &Value) -> Vec<String> {
-    v["data"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+    v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -27,19 +44,48 @@ async fn list_pages_across_months_newest_first() {
     let from = now - 2_600_000;
     let base = format!("/v2/accounts/{acct}/recordings?created_from={from}&created_to={now}");
     // everything in range, in one go
-    let r = app.call(Method::GET, &format!("{base}&paginate=false"), Some(&token), None).await;
+    let r = app
+        .call(
+            Method::GET,
+            &format!("{base}&paginate=false"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let all = r.body["data"].as_array().unwrap().clone();
-    let created: Vec<i64> = all.iter().map(|d| d["pvt_created"].as_i64().unwrap_or_else(|| d["start"].as_i64().unwrap())).collect();
+    let created: Vec<i64> = all
+        .iter()
+        .map(|d| {
+            d["pvt_created"]
+                .as_i64()
+                .unwrap_or_else(|| d["start"].as_i64().unwrap())
+        })
+        .collect();
     assert!(!all.is_empty());
     let first = &all[0];
     assert_eq!(first["_read_only"]["content_types"], json!(["audio/mpeg"]));
-    for k in ["to", "from", "origin", "start", "direction", "call_id", "media_source", "custom_channel_vars"] {
+    for k in [
+        "to",
+        "from",
+        "origin",
+        "start",
+        "direction",
+        "call_id",
+        "media_source",
+        "custom_channel_vars",
+    ] {
         assert!(first.get(k).is_some(), "{k}");
     }
     assert!(first.get("pvt_created").is_none() && first.get("_attachments").is_none());
-    let starts: Vec<i64> = all.iter().map(|d| d["start"].as_i64().unwrap() + d["duration"].as_i64().unwrap()).collect();
-    assert!(starts.windows(2).all(|w| w[0] >= w[1]), "newest first: {starts:?} {created:?}");
+    let starts: Vec<i64> = all
+        .iter()
+        .map(|d| d["start"].as_i64().unwrap() + d["duration"].as_i64().unwrap())
+        .collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {starts:?} {created:?}"
+    );
 
     // paged by 5 with next_start_key: the same items, in the same order, each once
     let mut paged = vec![];
@@ -58,16 +104,40 @@ async fn list_pages_across_months_newest_first() {
             None => break,
         }
     }
-    let all_ids: Vec<String> = all.iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+    let all_ids: Vec<String> = all
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(paged, all_ids);
     assert!(all_ids.iter().all(|i| ids.contains(i)));
 
     // the default range is the last 31 days + 1 hour; an oversized one is refused
-    let r = app.call(Method::GET, &format!("/v2/accounts/{acct}/recordings?created_from=1&created_to={now}"), Some(&token), None).await;
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v2/accounts/{acct}/recordings?created_from=1&created_to={now}"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 400);
-    assert!(r.body["data"]["created_from"]["date_range"]["message"].as_str().unwrap().contains("is more than 2682000 seconds"));
+    assert!(r.body["data"]["created_from"]["date_range"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("is more than 2682000 seconds"));
     // a month without a database is simply empty
-    let r = app.call(Method::GET, &format!("/v2/accounts/{acct}/recordings?created_from={}&created_to={}", now - 400 * 86400, now - 380 * 86400), Some(&token), None).await;
+    let r = app
+        .call(
+            Method::GET,
+            &format!(
+                "/v2/accounts/{acct}/recordings?created_from={}&created_to={}",
+                now - 400 * 86400,
+                now - 380 * 86400
+            ),
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["data"], json!([]));
 }
@@ -77,20 +147,54 @@ async fn filters_and_search() {
     let app = spawn_app().await;
     let (acct, token, _) = account_with_recordings(&app, 20, 1, vec![]).await;
     let base = format!("/v2/accounts/{acct}/recordings?paginate=false");
-    let all = app.call(Method::GET, &base, Some(&token), None).await.body["data"].as_array().unwrap().clone();
-    let inbound = app.call(Method::GET, &format!("{base}&filter_direction=inbound"), Some(&token), None).await;
+    let all = app.call(Method::GET, &base, Some(&token), None).await.body["data"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let inbound = app
+        .call(
+            Method::GET,
+            &format!("{base}&filter_direction=inbound"),
+            Some(&token),
+            None,
+        )
+        .await;
     let n_in = all.iter().filter(|d| d["direction"] == "inbound").count();
     assert_eq!(inbound.body["data"].as_array().unwrap().len(), n_in);
-    assert!(inbound.body["data"].as_array().unwrap().iter().all(|d| d["direction"] == "inbound"));
+    assert!(inbound.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["direction"] == "inbound"));
     // search by number, across caller/callee/from/to
     let number = all[0]["caller_id_number"].as_str().unwrap().to_string();
-    let r = app.call(Method::GET, &format!("{base}&search={}", number.trim_start_matches('+')), Some(&token), None).await;
+    let r = app
+        .call(
+            Method::GET,
+            &format!("{base}&search={}", number.trim_start_matches('+')),
+            Some(&token),
+            None,
+        )
+        .await;
     let hits = r.body["data"].as_array().unwrap();
     assert!(!hits.is_empty());
-    assert!(hits.iter().all(|d| serde_json::to_string(d).unwrap().contains(number.trim_start_matches('+'))));
+    assert!(hits.iter().all(|d| serde_json::to_string(d)
+        .unwrap()
+        .contains(number.trim_start_matches('+'))));
     // search combines with paging
-    let r = app.call(Method::GET, &format!("/v2/accounts/{acct}/recordings?filter_direction=outbound&page_size=2"), Some(&token), None).await;
-    assert!(r.body["data"].as_array().unwrap().iter().all(|d| d["direction"] == "outbound"));
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v2/accounts/{acct}/recordings?filter_direction=outbound&page_size=2"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert!(r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["direction"] == "outbound"));
 }
 
 #[tokio::test]
@@ -100,20 +204,55 @@ async fn a_user_sees_only_its_own_recordings() {
     let users = format!("/v2/accounts/{acct}/users");
     let mut owners = vec![];
     for u in ["rec1", "rec2"] {
-        let r = app.call(Method::PUT, &users, Some(&admin), Some(json!({"first_name": u, "last_name": "R", "username": u, "password": "pw"}))).await;
+        let r = app
+            .call(
+                Method::PUT,
+                &users,
+                Some(&admin),
+                Some(json!({"first_name": u, "last_name": "R", "username": u, "password": "pw"})),
+            )
+            .await;
         owners.push(r.body["data"]["id"].as_str().unwrap().to_string());
     }
-    let opts = GenOptions { account: AccountId::parse(&acct).unwrap(), count: 6, months: 1, owners: owners.clone(), audio_bytes: 100, seed: 5 };
+    let opts = GenOptions {
+        account: AccountId::parse(&acct).unwrap(),
+        count: 6,
+        months: 1,
+        owners: owners.clone(),
+        audio_bytes: 100,
+        seed: 5,
+    };
     generate(app.couch(), &opts).await.unwrap();
     let rec1 = app.login("rec1", "pw", json!({"account_name": name})).await;
-    let r = app.call(Method::GET, &format!("{users}/{}/recordings", owners[0]), Some(&rec1), None).await;
+    let r = app
+        .call(
+            Method::GET,
+            &format!("{users}/{}/recordings", owners[0]),
+            Some(&rec1),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let mine = r.body["data"].as_array().unwrap();
     assert_eq!(mine.len(), 3);
     assert!(mine.iter().all(|d| d["owner_id"] == owners[0].as_str()));
-    let r = app.call(Method::GET, &format!("{users}/{}/recordings", owners[1]), Some(&rec1), None).await;
+    let r = app
+        .call(
+            Method::GET,
+            &format!("{users}/{}/recordings", owners[1]),
+            Some(&rec1),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 403);
-    let r = app.call(Method::GET, &format!("{users}/{}/recordings", owners[1]), Some(&admin), None).await;
+    let r = app
+        .call(
+            Method::GET,
+            &format!("{users}/{}/recordings", owners[1]),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 3);
 }
 
@@ -129,38 +268,113 @@ async fn read_play_download_and_delete() {
     let name = r.body["data"]["name"].as_str().unwrap().to_string();
 
     // download: ?accept= and ?auth_token= as Monster UI's <a href>
-    let r = app.raw(Method::GET, &format!("{path}?accept=audio/mpeg&auth_token={token}"), &[], None).await;
+    let r = app
+        .raw(
+            Method::GET,
+            &format!("{path}?accept=audio/mpeg&auth_token={token}"),
+            &[],
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("audio/mpeg"));
-    assert_eq!(r.header("content-disposition").unwrap(), format!("attachment; filename={name}"));
+    assert_eq!(
+        r.header("content-disposition").unwrap(),
+        format!("attachment; filename={name}")
+    );
     let full = kazoo_rec::testdata::fake_mp3(3000);
-    let resp = app.client.get(format!("{}{path}?accept=audio/mpeg&inline=true", app.base)).header("x-auth-token", &token).send().await.unwrap();
-    assert!(resp.headers()["content-disposition"].to_str().unwrap().starts_with("inline;"));
+    let resp = app
+        .client
+        .get(format!("{}{path}?accept=audio/mpeg&inline=true", app.base))
+        .header("x-auth-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("inline;"));
     assert_eq!(resp.bytes().await.unwrap().as_ref(), full.as_slice());
     // the browser player seeks: 206 with Content-Range
-    let resp = app.client.get(format!("{}{path}", app.base)).header("x-auth-token", &token).header("accept", "audio/mpeg").header("range", "bytes=100-199").send().await.unwrap();
+    let resp = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .header("x-auth-token", &token)
+        .header("accept", "audio/mpeg")
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 206);
-    assert_eq!(resp.headers()["content-range"].to_str().unwrap(), "bytes 100-199/3000");
+    assert_eq!(
+        resp.headers()["content-range"].to_str().unwrap(),
+        "bytes 100-199/3000"
+    );
     assert_eq!(resp.bytes().await.unwrap().as_ref(), &full[100..200]);
-    let resp = app.client.get(format!("{}{path}", app.base)).header("x-auth-token", &token).header("accept", "audio/mpeg").header("range", "bytes=2990-").send().await.unwrap();
+    let resp = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .header("x-auth-token", &token)
+        .header("accept", "audio/mpeg")
+        .header("range", "bytes=2990-")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 206);
     assert_eq!(resp.bytes().await.unwrap().as_ref(), &full[2990..]);
-    let r = app.raw(Method::GET, &path, &[("x-auth-token", &token), ("accept", "audio/mpeg"), ("range", "bytes=5000-")], None).await;
+    let r = app
+        .raw(
+            Method::GET,
+            &path,
+            &[
+                ("x-auth-token", &token),
+                ("accept", "audio/mpeg"),
+                ("range", "bytes=5000-"),
+            ],
+            None,
+        )
+        .await;
     assert_eq!(r.status, 416);
 
     // bad and unknown ids
-    let r = app.call(Method::GET, &format!("/v2/accounts/{acct}/recordings/not-a-recording"), Some(&token), None).await;
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v2/accounts/{acct}/recordings/not-a-recording"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 404);
     assert_eq!(r.body["message"], "bad identifier");
     assert_eq!(r.body["data"], json!(["not-a-recording"]));
-    let r = app.call(Method::GET, &format!("/v2/accounts/{acct}/recordings/202001-{}", "0".repeat(32)), Some(&token), None).await;
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v2/accounts/{acct}/recordings/202001-{}", "0".repeat(32)),
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 404);
 
     // delete: soft, then 404 and out of the list
     let r = app.call(Method::DELETE, &path, Some(&token), None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["data"]["_read_only"]["deleted"], true);
-    assert_eq!(app.call(Method::GET, &path, Some(&token), None).await.status, 404);
-    let list = app.call(Method::GET, &format!("/v2/accounts/{acct}/recordings"), Some(&token), None).await;
+    assert_eq!(
+        app.call(Method::GET, &path, Some(&token), None)
+            .await
+            .status,
+        404
+    );
+    let list = app
+        .call(
+            Method::GET,
+            &format!("/v2/accounts/{acct}/recordings"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert!(!ids_of(&list.body).contains(id));
 }
