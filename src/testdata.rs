@@ -196,6 +196,41 @@ pub async fn generate(couch: &Couch, opts: &GenOptions) -> anyhow::Result<Vec<St
     Ok(ids)
 }
 
+/// Write one recording per creation time (unix seconds), in the MODB of its month; returns
+/// the ids. For tests that need recordings at exact times (month boundaries).
+pub async fn generate_at(
+    couch: &Couch,
+    account: &AccountId,
+    created_unix: &[i64],
+    owner: Option<&str>,
+    audio_bytes: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<String>> {
+    let mut rng = Rng(seed.max(1));
+    let audio = fake_mp3(audio_bytes);
+    let mut ids = vec![];
+    for t in created_unix {
+        let (y, m) = time::year_month(*t);
+        let db = account.modb(y, m);
+        couch.create_db(&db).await?;
+        couch
+            .ensure_design_docs(&db, &crate::couch::views::modb_docs())
+            .await?;
+        let mut doc = recording_doc(
+            account,
+            y,
+            m,
+            time::UNIX_EPOCH_IN_GREGORIAN + t,
+            &mut rng,
+            owner,
+            &audio,
+        );
+        ids.push(doc["_id"].as_str().unwrap_or_default().to_string());
+        couch.save(&db, &mut doc).await?;
+    }
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,39 +278,4 @@ mod tests {
         assert_eq!(fake_mp3(1000).len(), 1000);
         assert_eq!(&fake_mp3(10)[..2], &[0xFF, 0xFB]);
     }
-}
-
-/// Write one recording per creation time (unix seconds), in the MODB of its month; returns
-/// the ids. For tests that need recordings at exact times (month boundaries).
-pub async fn generate_at(
-    couch: &Couch,
-    account: &AccountId,
-    created_unix: &[i64],
-    owner: Option<&str>,
-    audio_bytes: usize,
-    seed: u64,
-) -> anyhow::Result<Vec<String>> {
-    let mut rng = Rng(seed.max(1));
-    let audio = fake_mp3(audio_bytes);
-    let mut ids = vec![];
-    for t in created_unix {
-        let (y, m) = time::year_month(*t);
-        let db = account.modb(y, m);
-        couch.create_db(&db).await?;
-        couch
-            .ensure_design_docs(&db, &crate::couch::views::modb_docs())
-            .await?;
-        let mut doc = recording_doc(
-            account,
-            y,
-            m,
-            time::UNIX_EPOCH_IN_GREGORIAN + t,
-            &mut rng,
-            owner,
-            &audio,
-        );
-        ids.push(doc["_id"].as_str().unwrap_or_default().to_string());
-        couch.save(&db, &mut doc).await?;
-    }
-    Ok(ids)
 }
