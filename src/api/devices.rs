@@ -73,20 +73,19 @@ pub async fn delete_device(ctx: Ctx) -> ApiResult<Reply> {
 async fn validate(ctx: &Ctx, device_id: Option<&str>, mut data: Value) -> ApiResult<Value> {
     let db = ctx.account()?.id.db();
     let mut checks = vec![];
-    if let Some(Value::String(mac)) = data.get_mut("mac_address") {
-        // KAZOO keeps MAC addresses lowercase with `:` separators.
+    // KAZOO keeps MAC addresses as lowercase hex only (`provisioner_util:cleanse_mac_address`).
+    if let Some(Value::String(mac)) = data.get("mac_address").cloned() {
         let hex: String = mac
             .chars()
             .filter(char::is_ascii_hexdigit)
             .collect::<String>()
             .to_lowercase();
-        if hex.len() == 12 {
-            *mac = hex
-                .as_bytes()
-                .chunks(2)
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect::<Vec<_>>()
-                .join(":");
+        if let Some(o) = data.as_object_mut() {
+            if hex.is_empty() {
+                o.remove("mac_address");
+            } else {
+                o.insert("mac_address".into(), json!(hex));
+            }
         }
     }
     if let Some(mac) = data

@@ -32,7 +32,10 @@ async fn devices_with_owner_sip_uniqueness_and_recording_settings() {
     assert_eq!(r.status, 201, "{}", r.text);
     let d = &r.body["data"];
     let id = d["id"].as_str().unwrap().to_string();
-    assert_eq!(d["mac_address"], "aa:bb:cc:00:11:22");
+    assert_eq!(
+        d["mac_address"], "aabbcc001122",
+        "KAZOO's cleanse_mac_address"
+    );
     assert_eq!(d["enabled"], true, "schema default");
     assert_eq!(d["sip"]["method"], "password", "nested default inside sip");
     assert_eq!(

@@ -6,6 +6,7 @@ mod auth;
 mod compat;
 mod devices_callflows;
 mod helpers;
+mod kazoo_docs;
 mod pipeline;
 mod recordings;
 mod users;
