@@ -43,6 +43,27 @@ pub fn stamp(doc: &mut Value, ctx: &WriteCtx, pvt_type: &str, now: i64) {
     if let Some(n) = alnum {
         obj.insert("pvt_alphanum_name".into(), json!(n));
     }
+    let hash = document_hash(obj);
+    obj.insert("pvt_document_hash".into(), json!(hash));
+}
+
+/// KAZOO master's `pvt_document_hash` (`kz_doc:calculate_document_hash`): md5 of the public
+/// fields and the attachment stubs.
+fn document_hash(obj: &Map<String, Value>) -> String {
+    use md5::Digest;
+    let public: Map<String, Value> = obj
+        .iter()
+        .filter(|(k, _)| !crate::domain::json::is_private_key(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut props = Map::new();
+    props.insert("public".into(), Value::Object(public));
+    if let Some(a) = obj.get("_attachments") {
+        props.insert("attachments".into(), a.clone());
+    }
+    hex::encode(md5::Md5::digest(
+        serde_json::to_vec(&Value::Object(props)).unwrap_or_default(),
+    ))
 }
 
 /// Lowercased name with only `[a-z0-9]` kept; users use first+last name.

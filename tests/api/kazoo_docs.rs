@@ -153,6 +153,7 @@ async fn kazoo_written_documents_are_read_listed_and_updated_losslessly() {
             &stored,
             &[
                 "mac_address",
+                "pvt_document_hash",
                 "language",
                 "pvt_modified",
                 "pvt_request_id",
@@ -164,4 +165,90 @@ async fn kazoo_written_documents_are_read_listed_and_updated_losslessly() {
             ],
         );
     }
+}
+
+/// The private fields we write have KAZOO's names and JSON types (compared with the
+/// documents KAZOO's own fixture database holds).
+#[tokio::test]
+async fn our_documents_carry_kazoo_private_fields() {
+    let dir = fixture_dir();
+    if !dir.is_dir() {
+        eprintln!("KAZOO fixture documents not found: skipped");
+        return;
+    }
+    let app = spawn_app().await;
+    let (acct, _, admin) = app.account_with_admin(None).await;
+    let base = format!("/v2/accounts/{acct}");
+    let user = app.call(Method::PUT, &format!("{base}/users"), Some(&admin), Some(json!({"first_name": "K", "last_name": "Shape", "username": "kshape", "password": "pw"}))).await;
+    let device = app
+        .call(
+            Method::PUT,
+            &format!("{base}/devices"),
+            Some(&admin),
+            Some(json!({"name": "K phone"})),
+        )
+        .await;
+    let db = AccountId::parse(&acct).unwrap().db();
+    for (ours_id, theirs_file) in [
+        (
+            user.body["data"]["id"].as_str().unwrap(),
+            "user0000000000000000000000000001.json",
+        ),
+        (
+            device.body["data"]["id"].as_str().unwrap(),
+            "device00000000000000000000000001.json",
+        ),
+        (acct.as_str(), "account0000000000000000000000001.json"),
+    ] {
+        let theirs: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(theirs_file)).unwrap()).unwrap();
+        let ours = app.couch().get(&db, ours_id).await.unwrap().unwrap();
+        for (k, v) in theirs.as_object().unwrap() {
+            let standard = [
+                "pvt_type",
+                "pvt_account_id",
+                "pvt_account_db",
+                "pvt_created",
+                "pvt_modified",
+                "pvt_vsn",
+                "pvt_request_id",
+                "pvt_is_authenticated",
+                "pvt_auth_account_id",
+                "pvt_auth_user_id",
+                "pvt_document_hash",
+                "pvt_api_key",
+                "pvt_tree",
+                "pvt_enabled",
+            ];
+            if !standard.contains(&k.as_str()) {
+                continue;
+            }
+            let o = ours
+                .get(k)
+                .unwrap_or_else(|| panic!("{theirs_file}: we do not write {k}"));
+            let kind = |v: &Value| std::mem::discriminant(v);
+            assert_eq!(
+                kind(o),
+                kind(v),
+                "{theirs_file}: {k} has another JSON type ({o} vs {v})"
+            );
+        }
+        assert_eq!(
+            ours["pvt_account_db"],
+            AccountId::parse(&acct).unwrap().encoded_db(),
+            "encoded, as KAZOO stores it"
+        );
+    }
+    assert!(user.body["data"].get("pvt_md5_auth").is_none());
+    let stored_user = app
+        .couch()
+        .get(&db, user.body["data"]["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored_user["pvt_md5_auth"], md5_hex("kshape:pw"));
+    assert_eq!(
+        stored_user["pvt_sha1_auth"],
+        kazoo_rec::auth::creds::sha1_hex("kshape:pw")
+    );
 }
