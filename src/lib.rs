@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod couch;
 pub mod domain;
+pub mod ingest;
 pub mod replay;
 pub mod schema;
 pub mod startup;

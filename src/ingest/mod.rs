@@ -1,0 +1,4 @@
+//! Recording ingest (KAZOO's media manager role): recordings handed over by a media server
+//! are made durable in a local spool before they are acknowledged, then delivered.
+
+pub mod spool;
