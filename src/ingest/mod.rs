@@ -2,3 +2,4 @@
 //! are made durable in a local spool before they are acknowledged, then delivered.
 
 pub mod spool;
+pub mod url;
