@@ -16,6 +16,7 @@ pub mod config;
 pub mod couch;
 pub mod domain;
 pub mod ingest;
+pub mod recording_policy;
 pub mod replay;
 pub mod schema;
 pub mod startup;

@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod error;
 pub mod listing;
 pub mod metaflows;
+pub mod recording_decision;
 pub mod recording_media;
 pub mod recordings;
 pub mod request;
@@ -167,6 +168,8 @@ pub fn routes() -> Vec<Route> {
             Token,
             recordings::list_user_recordings
         ),
+        // --- our extensions (never KAZOO nouns)
+        route!(POST, "accounts/{A}/rec_ext/explain", Token, recording_decision::explain),
         // --- callflows (callflows.rs)
         route!(
             GET,

@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod compat;
+mod decision;
 mod devices_callflows;
 mod helpers;
 mod kazoo_docs;
