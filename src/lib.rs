@@ -21,5 +21,6 @@ pub mod replay;
 pub mod schema;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod testdata;

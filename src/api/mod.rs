@@ -15,6 +15,7 @@ pub mod recording_decision;
 pub mod recording_media;
 pub mod recordings;
 pub mod request;
+pub mod storage;
 pub mod storage_media;
 pub mod users;
 pub mod users_guard;
@@ -143,6 +144,22 @@ pub fn routes() -> Vec<Route> {
             Token,
             devices::delete_device
         ),
+        // --- storage (storage.rs)
+        route!(GET, "accounts/{A}/storage", Token, storage::get_storage),
+        route!(PUT, "accounts/{A}/storage", Token, storage::create_storage),
+        route!(POST, "accounts/{A}/storage", Token, storage::update_storage),
+        route!(
+            PATCH,
+            "accounts/{A}/storage",
+            Token,
+            storage::update_storage
+        ),
+        route!(
+            DELETE,
+            "accounts/{A}/storage",
+            Token,
+            storage::delete_storage
+        ),
         // --- recordings (recordings.rs)
         route!(
             GET,
@@ -169,7 +186,12 @@ pub fn routes() -> Vec<Route> {
             recordings::list_user_recordings
         ),
         // --- our extensions (never KAZOO nouns)
-        route!(POST, "accounts/{A}/rec_ext/explain", Token, recording_decision::explain),
+        route!(
+            POST,
+            "accounts/{A}/rec_ext/explain",
+            Token,
+            recording_decision::explain
+        ),
         // --- callflows (callflows.rs)
         route!(
             GET,

@@ -14,14 +14,22 @@ fn network(ctx: &Ctx, key: &str) -> ApiResult<Network> {
     match ctx.data.get(key).and_then(Value::as_str) {
         Some("onnet") | None => Ok(Network::Onnet),
         Some("offnet") => Ok(Network::Offnet),
-        Some(other) => Err(ApiError::validation(key, "enum", json!({"message": "Value not found in enumerated list of values", "target": ["onnet", "offnet"], "value": other}))),
+        Some(other) => Err(ApiError::validation(
+            key,
+            "enum",
+            json!({"message": "Value not found in enumerated list of values", "target": ["onnet", "offnet"], "value": other}),
+        )),
     }
 }
 
 /// A document of the account by id and type; 400 naming the field when it is not there.
 async fn doc(ctx: &Ctx, field: &str, id: &str, pvt_type: &str) -> ApiResult<Value> {
     let db = ctx.account()?.id.db();
-    let found = if crate::domain::ids::is_acceptable_doc_id(id) { ctx.state.couch.get(&db, id).await? } else { None };
+    let found = if crate::domain::ids::is_acceptable_doc_id(id) {
+        ctx.state.couch.get(&db, id).await?
+    } else {
+        None
+    };
     found
         .filter(|d| d.get("pvt_type").and_then(Value::as_str) == Some(pvt_type) && !d.get("pvt_deleted").and_then(Value::as_bool).unwrap_or(false))
         .ok_or_else(|| ApiError::validation(field, "not_found", json!({"message": format!("no {pvt_type} with this id in the account"), "cause": id})))
@@ -38,8 +46,17 @@ async fn owner_of(ctx: &Ctx, device: &Value) -> ApiResult<Option<Value>> {
 /// `from_network`, `to_network`, `call_forwarded`, `call_forward_from`, `queue_id`, `agent_id`.
 async fn call_leg(ctx: &Ctx) -> ApiResult<CallLeg> {
     let account = ctx.account()?;
-    let account_doc = ctx.state.couch.get(&account.id.db(), account.id.as_str()).await?.unwrap_or_else(|| account.doc.clone());
-    let mut leg = CallLeg::new(account_doc, network(ctx, "from_network")?, network(ctx, "to_network")?);
+    let account_doc = ctx
+        .state
+        .couch
+        .get(&account.id.db(), account.id.as_str())
+        .await?
+        .unwrap_or_else(|| account.doc.clone());
+    let mut leg = CallLeg::new(
+        account_doc,
+        network(ctx, "from_network")?,
+        network(ctx, "to_network")?,
+    );
     let str_of = |k: &str| ctx.data.get(k).and_then(Value::as_str).map(str::to_string);
     if let Some(d) = str_of("caller_device_id") {
         let device = doc(ctx, "caller_device_id", &d, "device").await?;
@@ -48,12 +65,24 @@ async fn call_leg(ctx: &Ctx) -> ApiResult<CallLeg> {
     } else if let Some(u) = str_of("caller_user_id") {
         leg.caller_user = Some(doc(ctx, "caller_user_id", &u, "user").await?);
     }
-    for id in ctx.data.get("callee_device_ids").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).take(100) {
+    for id in ctx
+        .data
+        .get("callee_device_ids")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .take(100)
+    {
         let device = doc(ctx, "callee_device_ids", id, "device").await?;
         let owner = owner_of(ctx, &device).await?;
         leg.callee_endpoints.push((device, owner));
     }
-    leg.call_forwarded = ctx.data.get("call_forwarded").and_then(Value::as_bool).unwrap_or(false);
+    leg.call_forwarded = ctx
+        .data
+        .get("call_forwarded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if ctx.data.get("call_forward_from").is_some() {
         leg.call_forward_from = Some(network(ctx, "call_forward_from")?);
     }
@@ -70,5 +99,7 @@ pub async fn explain(ctx: Ctx) -> ApiResult<Reply> {
     super::users_guard::require_admin(&ctx).await?;
     let leg = call_leg(&ctx).await?;
     let decision = decide(&leg);
-    Ok(Reply::ok(serde_json::to_value(&decision).map_err(|e| ApiError::from(anyhow::anyhow!(e)))?))
+    Ok(Reply::ok(
+        serde_json::to_value(&decision).map_err(|e| ApiError::from(anyhow::anyhow!(e)))?,
+    ))
 }

@@ -19,12 +19,18 @@ const PVT_TYPE: &str = "storage";
 
 async fn load(ctx: &Ctx) -> ApiResult<Option<Value>> {
     let id = ctx.account()?.id.to_string();
-    Ok(ctx.state.couch.get(SYSTEM_DATA_DB, &id).await?.filter(|d| d.get("pvt_type").and_then(Value::as_str).is_none_or(|t| t == PVT_TYPE)))
+    Ok(ctx.state.couch.get(SYSTEM_DATA_DB, &id).await?.filter(|d| {
+        d.get("pvt_type")
+            .and_then(Value::as_str)
+            .is_none_or(|t| t == PVT_TYPE)
+    }))
 }
 
 pub async fn get_storage(ctx: Ctx) -> ApiResult<Reply> {
     let id = ctx.account()?.id.to_string();
-    let doc = load(&ctx).await?.ok_or_else(|| ApiError::bad_identifier(&id))?;
+    let doc = load(&ctx)
+        .await?
+        .ok_or_else(|| ApiError::bad_identifier(&id))?;
     Ok(Reply::doc(public_fields(&doc), super::docs::rev(&doc)))
 }
 
@@ -39,7 +45,9 @@ pub async fn create_storage(ctx: Ctx) -> ApiResult<Reply> {
 
 pub async fn update_storage(ctx: Ctx) -> ApiResult<Reply> {
     let id = ctx.account()?.id.to_string();
-    let stored = load(&ctx).await?.ok_or_else(|| ApiError::bad_identifier(&id))?;
+    let stored = load(&ctx)
+        .await?
+        .ok_or_else(|| ApiError::bad_identifier(&id))?;
     let data = super::docs::input(&ctx, Some(&stored))?;
     let doc = validate(&ctx, data).await?;
     save(&ctx, doc, Some(&stored), 200).await
@@ -48,7 +56,9 @@ pub async fn update_storage(ctx: Ctx) -> ApiResult<Reply> {
 /// Hard delete, as KAZOO does for storage documents.
 pub async fn delete_storage(ctx: Ctx) -> ApiResult<Reply> {
     let id = ctx.account()?.id.to_string();
-    let mut stored = load(&ctx).await?.ok_or_else(|| ApiError::bad_identifier(&id))?;
+    let mut stored = load(&ctx)
+        .await?
+        .ok_or_else(|| ApiError::bad_identifier(&id))?;
     let out = public_fields(&stored);
     stored["_deleted"] = json!(true);
     ctx.state.couch.save(SYSTEM_DATA_DB, &mut stored).await?;
@@ -68,28 +78,57 @@ async fn save(ctx: &Ctx, mut doc: Value, stored: Option<&Value>, status: u16) ->
     ctx.state.couch.save(SYSTEM_DATA_DB, &mut doc).await?;
     let data = public_fields(&doc);
     let rev = super::docs::rev(&doc);
-    Ok(if status == 201 { Reply::created(data, rev, ctx.path.clone()) } else { Reply::doc(data, rev) })
+    Ok(if status == 201 {
+        Reply::created(data, rev, ctx.path.clone())
+    } else {
+        Reply::doc(data, rev)
+    })
 }
 
 /// md5 of the handler entry's public fields: KAZOO's `_sig`, which marks a probed entry.
 fn signature(entry: &Value) -> String {
-    let public: Map<String, Value> = entry.as_object().map(|o| o.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
-    hex::encode(md5::Md5::digest(serde_json::to_vec(&public).unwrap_or_default()))
+    let public: Map<String, Value> = entry
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| !k.starts_with('_'))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    hex::encode(md5::Md5::digest(
+        serde_json::to_vec(&public).unwrap_or_default(),
+    ))
 }
 
 async fn validate(ctx: &Ctx, mut data: Value) -> ApiResult<Value> {
     super::docs::schema(ctx, "storage", &mut data)?;
-    if ctx.req_value("validate_settings").is_some_and(|v| v == json!(false) || v == json!("false")) {
+    if ctx
+        .req_value("validate_settings")
+        .is_some_and(|v| v == json!(false) || v == json!("false"))
+    {
         // KAZOO's `allow_validation_overrides` defaults to false.
-        return Err(ApiError::validation("validate_settings", "forbidden", json!({"message": "The system does not allow bypassing settings validation"})));
+        return Err(ApiError::validation(
+            "validate_settings",
+            "forbidden",
+            json!({"message": "The system does not allow bypassing settings validation"}),
+        ));
     }
-    let Some(atts) = data.get("attachments").and_then(Value::as_object).cloned() else { return Ok(data) };
+    let Some(atts) = data.get("attachments").and_then(Value::as_object).cloned() else {
+        return Ok(data);
+    };
     let mut errors: Option<ApiError> = None;
     for (uuid, entry) in atts {
         if entry.get("_sig").and_then(Value::as_str) == Some(signature(&entry).as_str()) {
             continue;
         }
-        match probe(&entry).await {
+        match probe(
+            &entry,
+            ctx.account()?.id.as_str(),
+            ctx.state.cfg.allow_local_urls,
+        )
+        .await
+        {
             Ok(()) => data["attachments"][&uuid]["_sig"] = json!(signature(&entry)),
             Err(e) => {
                 let err = ApiError::validation(&format!("attachments.{uuid}"), "invalid", e);
@@ -104,23 +143,42 @@ async fn validate(ctx: &Ctx, mut data: Value) -> ApiResult<Value> {
 }
 
 /// Probe one handler; the error object is KAZOO's `{error_code, error_body, message}`.
-async fn probe(entry: &Value) -> Result<(), Value> {
+async fn probe(entry: &Value, account_id: &str, allow_local: bool) -> Result<(), Value> {
     let handler = Handler::from_attachment(entry).map_err(|e| error_json(&e))?;
     if let Handler::Other { kind } = &handler {
         // Validated and stored as KAZOO does; recordings sent there fail loudly at use.
         tracing::warn!(handler = %kind, "storage handler type stored without a probe: this service cannot write to it");
         return Ok(());
     }
-    handler.probe().await.map_err(|e| error_json(&e))
+    // Tenants must not make the service talk to its own host (recording URL policy).
+    handler
+        .check_hosts(allow_local)
+        .map_err(|e| error_json(&e))?;
+    handler
+        .probe_for_account(account_id)
+        .await
+        .map_err(|e| error_json(&e))
 }
 
 fn error_json(e: &StorageError) -> Value {
     match e {
-        StorageError::Backend { code, message, body } => {
-            let body = body.as_deref().map(|b| serde_json::from_str::<Value>(b).unwrap_or_else(|_| json!(b))).unwrap_or(Value::Null);
+        StorageError::Backend {
+            code,
+            message,
+            body,
+        } => {
+            let body = body
+                .as_deref()
+                .map(|b| serde_json::from_str::<Value>(b).unwrap_or_else(|_| json!(b)))
+                .unwrap_or(Value::Null);
             json!({"error_code": code, "error_body": body, "message": message})
         }
-        StorageError::Timeout => json!({"error_code": 504, "message": "timeout talking to the storage backend"}),
+        StorageError::Timeout => {
+            json!({"error_code": 504, "message": "timeout talking to the storage backend"})
+        }
+        StorageError::Invalid { field, message } => {
+            json!({"message": format!("{field}: {message}")})
+        }
         other => json!({"message": other.to_string()}),
     }
 }

@@ -14,8 +14,30 @@ async fn explain_uses_account_user_and_device_settings() {
         .call(Method::PATCH, &base, Some(&admin), Some(json!({"call_recording": {"account": {"inbound": {"offnet": {"enabled": true}}}, "endpoint": {"outbound": {"offnet": {"enabled": true, "format": "wav"}}}}})))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let user = app.call(Method::PUT, &format!("{base}/users"), Some(&admin), Some(json!({"first_name": "Ex", "last_name": "Plain"}))).await.body["data"]["id"].as_str().unwrap().to_string();
-    let device = app.call(Method::PUT, &format!("{base}/devices"), Some(&admin), Some(json!({"name": "Ex phone", "owner_id": user}))).await.body["data"]["id"].as_str().unwrap().to_string();
+    let user = app
+        .call(
+            Method::PUT,
+            &format!("{base}/users"),
+            Some(&admin),
+            Some(json!({"first_name": "Ex", "last_name": "Plain"})),
+        )
+        .await
+        .body["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let device = app
+        .call(
+            Method::PUT,
+            &format!("{base}/devices"),
+            Some(&admin),
+            Some(json!({"name": "Ex phone", "owner_id": user})),
+        )
+        .await
+        .body["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let off_device = app
         .call(Method::PUT, &format!("{base}/devices"), Some(&admin), Some(json!({"name": "Quiet phone", "owner_id": user, "call_recording": {"any": {"any": {"enabled": false}}}})))
         .await
@@ -27,10 +49,16 @@ async fn explain_uses_account_user_and_device_settings() {
         let app = &app;
         let admin = admin.clone();
         let path = format!("{base}/rec_ext/explain");
-        async move { app.call(Method::POST, &path, Some(&admin), Some(body)).await }
+        async move {
+            app.call(Method::POST, &path, Some(&admin), Some(body))
+                .await
+        }
     };
     // the device calls out to the PSTN: the endpoint default records it (wav)
-    let r = explain(json!({"caller_device_id": device, "from_network": "onnet", "to_network": "offnet"})).await;
+    let r = explain(
+        json!({"caller_device_id": device, "from_network": "onnet", "to_network": "offnet"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let recs = r.body["data"]["recordings"].as_array().unwrap();
     assert_eq!(recs.len(), 1, "{}", r.text);
@@ -38,10 +66,16 @@ async fn explain_uses_account_user_and_device_settings() {
     assert_eq!(recs[0]["origin"], "outbound to offnet from endpoint");
     assert_eq!(recs[0]["params"]["format"], "wav");
     // the quiet device is off for the endpoint rule
-    let r = explain(json!({"caller_device_id": off_device, "from_network": "onnet", "to_network": "offnet"})).await;
+    let r = explain(
+        json!({"caller_device_id": off_device, "from_network": "onnet", "to_network": "offnet"}),
+    )
+    .await;
     assert_eq!(r.body["data"]["recordings"], json!([]), "{}", r.text);
     // a PSTN call to the quiet device: the account rule records it anyway (independent)
-    let r = explain(json!({"callee_device_ids": [off_device], "from_network": "offnet", "to_network": "onnet"})).await;
+    let r = explain(
+        json!({"callee_device_ids": [off_device], "from_network": "offnet", "to_network": "onnet"}),
+    )
+    .await;
     let recs = r.body["data"]["recordings"].as_array().unwrap();
     assert_eq!(recs.len(), 1, "{}", r.text);
     assert_eq!(recs[0]["level"], "account");

@@ -10,4 +10,5 @@ mod helpers;
 mod kazoo_docs;
 mod pipeline;
 mod recordings;
+mod storage;
 mod users;
