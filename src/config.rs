@@ -57,6 +57,37 @@ pub struct Settings {
     #[arg(long, env = "KAZOO_REC_LOGIN_FAILURES_PER_ADDR", default_value_t = 100)]
     pub login_failures_per_addr: usize,
 
+    /// Where acknowledged recordings wait for delivery (must survive restarts).
+    #[arg(long, env = "KAZOO_REC_SPOOL_DIR", default_value = ".data/spool")]
+    pub spool_dir: String,
+
+    /// Basic-auth user the media server uses on the ingest endpoint (KAZOO's
+    /// `media.proxy_username`); unset means address-based access only.
+    #[arg(long, env = "KAZOO_REC_INGEST_USER")]
+    pub ingest_user: Option<String>,
+
+    /// Basic-auth password for the ingest endpoint (`media.proxy_password`).
+    #[arg(long, env = "KAZOO_REC_INGEST_PASSWORD", hide_env_values = true)]
+    pub ingest_password: Option<String>,
+
+    /// Addresses allowed to ingest without credentials (KAZOO's `proxy_store_acls`),
+    /// comma-separated CIDRs.
+    #[arg(
+        long,
+        env = "KAZOO_REC_INGEST_ACL",
+        default_value = "127.0.0.0/8",
+        value_delimiter = ','
+    )]
+    pub ingest_acl: Vec<String>,
+
+    /// Largest recording accepted by the ingest endpoint, in bytes.
+    #[arg(long, env = "KAZOO_REC_MAX_RECORDING", default_value_t = 4_000_000_000)]
+    pub max_recording_bytes: u64,
+
+    /// CA certificate (PEM) trusted for FTPS destinations, in addition to the system roots.
+    #[arg(long, env = "KAZOO_REC_FTPS_CA_FILE")]
+    pub ftps_ca_file: Option<String>,
+
     /// Throttle window in seconds.
     #[arg(long, env = "KAZOO_REC_LOGIN_WINDOW", default_value_t = 300)]
     pub login_window_s: u64,
@@ -80,6 +111,15 @@ impl Settings {
             login_failures_per_user: 10,
             login_failures_per_addr: 100,
             login_window_s: 300,
+            spool_dir: std::env::temp_dir()
+                .join(format!("kazoo-rec-spool-{}", crate::domain::ids::new_id()))
+                .to_string_lossy()
+                .into_owned(),
+            ingest_user: None,
+            ingest_password: None,
+            ingest_acl: vec!["127.0.0.0/8".into()],
+            max_recording_bytes: 4_000_000_000,
+            ftps_ca_file: None,
         }
     }
 }

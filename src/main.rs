@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API service.
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Write realistic call_recording documents with audio for an account (test data).
     GenRecordings(GenArgs),
     /// Replay compat fixtures against a server (ours or a real KAZOO) and print a diff.
@@ -104,7 +104,7 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or_else(|| unreachable!()),
     };
     match command {
-        Command::Serve(settings) => runtime.block_on(serve(settings)),
+        Command::Serve(settings) => runtime.block_on(serve(*settings)),
         Command::GenRecordings(args) => runtime.block_on(gen_recordings(args)),
         Command::Replay {
             dir,

@@ -43,10 +43,18 @@ impl Application {
         let listener =
             TcpListener::bind(&cfg.bind).with_context(|| format!("binding {}", cfg.bind))?;
         let port = listener.local_addr()?.port();
-        let state = Arc::new(AppState::new(cfg, couch, schemas, tokens));
+        let spool = crate::ingest::spool::Spool::open(&cfg.spool_dir)
+            .await
+            .with_context(|| format!("opening the spool at {}", cfg.spool_dir))?;
+        let state = Arc::new(AppState::new(cfg, couch, schemas, tokens, spool));
         let first = bootstrap(&state).await?;
         load_revocations(&state).await?;
 
+        // Deliver what is spooled, including what an earlier run acknowledged.
+        tokio::spawn(crate::ingest::worker::run(
+            state.clone(),
+            std::time::Duration::from_millis(300),
+        ));
         let data = web::Data::from(state.clone());
         let table: web::Data<Vec<Route>> = web::Data::new(api::routes());
         let server = HttpServer::new(move || {
@@ -54,6 +62,19 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(table.clone())
                 .wrap(actix_web::middleware::Compress::default())
+                // Our extensions outside crossbar's /v2 tree: streamed bodies, store-proxy auth.
+                .route(
+                    "/rec_ext/ingest/{account_id}",
+                    web::put().to(crate::ingest::http::ingest),
+                )
+                .route(
+                    "/rec_ext/ingest/{account_id}",
+                    web::post().to(crate::ingest::http::ingest),
+                )
+                .route(
+                    "/rec_ext/spool",
+                    web::get().to(crate::ingest::http::spool_metrics),
+                )
                 .default_service(web::to(api::dispatch))
         })
         .listen(listener)?

@@ -65,6 +65,8 @@ pub struct AppState {
     pub schemas: SchemaSet,
     pub tokens: TokenKeys,
     pub throttle: LoginThrottle,
+    /// Acknowledged recordings waiting for delivery.
+    pub spool: crate::ingest::spool::Spool,
     /// base64url(md5(node name)), as KAZOO's `node` envelope field.
     pub node: String,
     pub master_account_id: RwLock<Option<String>>,
@@ -72,7 +74,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(cfg: Settings, couch: Couch, schemas: SchemaSet, tokens: TokenKeys) -> AppState {
+    pub fn new(
+        cfg: Settings,
+        couch: Couch,
+        schemas: SchemaSet,
+        tokens: TokenKeys,
+        spool: crate::ingest::spool::Spool,
+    ) -> AppState {
         let throttle = LoginThrottle::new(
             cfg.login_failures_per_user,
             cfg.login_failures_per_addr,
@@ -91,6 +99,7 @@ impl AppState {
             schemas,
             tokens,
             throttle,
+            spool,
             node,
             master_account_id: RwLock::new(None),
             accounts: RwLock::new(HashMap::new()),

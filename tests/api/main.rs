@@ -7,6 +7,7 @@ mod compat;
 mod decision;
 mod devices_callflows;
 mod helpers;
+mod ingest;
 mod kazoo_docs;
 mod pipeline;
 mod recordings;
