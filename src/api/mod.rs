@@ -2,6 +2,7 @@
 //! dispatcher that runs the pipeline of [`request`] before a handler.
 
 pub mod accounts;
+pub mod att_handlers_errors;
 pub mod auth;
 pub mod callflows;
 pub mod csv;
@@ -184,6 +185,18 @@ pub fn routes() -> Vec<Route> {
             "accounts/{A}/users/{U}/recordings",
             Token,
             recordings::list_user_recordings
+        ),
+        route!(
+            GET,
+            "accounts/{A}/att_handlers_errors",
+            Token,
+            att_handlers_errors::list_errors
+        ),
+        route!(
+            GET,
+            "accounts/{A}/att_handlers_errors/{E}",
+            Token,
+            att_handlers_errors::get_error
         ),
         // --- our extensions (never KAZOO nouns)
         route!(

@@ -179,7 +179,33 @@ async fn http_destination_retried_until_it_answers() {
         .unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].value["resp_code"], 500);
-    let _ = admin;
+    // and are visible to administrators through KAZOO's att_handlers_errors API
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v2/accounts/{acct}/att_handlers_errors"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let listed = r.body["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    let eid = listed[0]["id"].as_str().unwrap();
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v2/accounts/{acct}/att_handlers_errors/{eid}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["data"]["handler_id"], "overridden");
+    assert!(r.body["data"]["req_url"]
+        .as_str()
+        .unwrap()
+        .contains("/rec/call_recording_call-9.mp3"));
 }
 
 #[tokio::test]
