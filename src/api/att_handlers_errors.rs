@@ -3,11 +3,11 @@
 
 use super::envelope::{Paging, Reply};
 use super::error::{ApiError, ApiResult};
-use super::listing::{self, ViewQuery};
+use super::listing;
 use super::recordings::{months_between, time_range};
 use super::request::Ctx;
 use crate::domain::json::public_fields;
-use crate::domain::paging::{filters_from_query, PageParams};
+use crate::domain::paging::filters_from_query;
 use crate::domain::time;
 use serde_json::{json, Value};
 
@@ -20,42 +20,17 @@ pub async fn list_errors(ctx: Ctx) -> ApiResult<Reply> {
     if params.descending {
         months.reverse();
     }
-    let (mut items, mut next) = (vec![], None);
-    for (i, (y, m)) in months.iter().enumerate() {
-        let db = account.modb(*y, *m);
-        let want = params.page_size.map(|p| p.saturating_sub(items.len()));
-        let p = PageParams {
-            page_size: want,
-            descending: params.descending,
-            start_key: if i == 0 {
-                params.start_key.clone()
-            } else {
-                None
-            },
-            end_key: None,
-        };
-        let q = ViewQuery {
-            db: &db,
-            design: "att_handlers_errors",
-            view: "crossbar_listing",
-            start: Some(json!(from)),
-            end: Some(json!(to)),
-            map: &listing::row_value,
-        };
-        let (mut got, more) = match listing::load_items(&ctx, &q, &p, &filters).await {
-            Ok(r) => r,
-            Err(ApiError::System {
-                error: "datastore_missing",
-                ..
-            }) => (vec![], None),
-            Err(e) => return Err(e),
-        };
-        items.append(&mut got);
-        if more.is_some() {
-            next = more;
-            break;
-        }
-    }
+    let (items, next) = listing::load_months(
+        &ctx,
+        &account,
+        &months,
+        ("att_handlers_errors", "crossbar_listing"),
+        (json!(from), json!(to)),
+        &params,
+        &filters,
+        &listing::row_value,
+    )
+    .await?;
     let paging = params.page_size.map(|_| Paging {
         page_size: items.len(),
         start_key: params.start_key.clone(),

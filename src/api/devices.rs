@@ -6,7 +6,6 @@ use super::envelope::Reply;
 use super::error::{ApiError, ApiResult};
 use super::listing::{self, ViewQuery};
 use super::request::Ctx;
-use crate::couch::ViewOpts;
 use serde_json::{json, Value};
 
 const PVT_TYPE: &str = "device";
@@ -95,10 +94,9 @@ async fn validate(ctx: &Ctx, device_id: Option<&str>, mut data: Value) -> ApiRes
         .map(str::to_string)
     {
         checks.push(
-            unique_in(
+            docs::unique(
                 ctx,
-                &db,
-                "listing_by_macaddress",
+                ("devices", "listing_by_macaddress"),
                 &mac,
                 device_id,
                 "mac_address",
@@ -113,10 +111,9 @@ async fn validate(ctx: &Ctx, device_id: Option<&str>, mut data: Value) -> ApiRes
         .map(str::to_lowercase)
     {
         checks.push(
-            unique_in(
+            docs::unique(
                 ctx,
-                &db,
-                "sip_credentials",
+                ("devices", "sip_credentials"),
                 &user,
                 device_id,
                 "sip.username",
@@ -150,28 +147,4 @@ async fn validate(ctx: &Ctx, device_id: Option<&str>, mut data: Value) -> ApiRes
     checks.push(docs::schema(ctx, "devices", &mut data));
     docs::collect(checks)?;
     Ok(data)
-}
-
-async fn unique_in(
-    ctx: &Ctx,
-    db: &str,
-    view: &str,
-    key: &str,
-    self_id: Option<&str>,
-    path: &str,
-    message: &str,
-) -> ApiResult<()> {
-    let opts = ViewOpts {
-        key: Some(json!(key)),
-        ..Default::default()
-    };
-    let rows = ctx.state.couch.view(db, "devices", view, &opts).await?;
-    if rows.iter().any(|r| r.id.as_deref() != self_id) {
-        return Err(ApiError::validation(
-            path,
-            "unique",
-            json!({"message": message, "cause": key}),
-        ));
-    }
-    Ok(())
 }

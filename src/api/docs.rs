@@ -165,3 +165,33 @@ pub fn collect(errors: Vec<ApiResult<()>>) -> ApiResult<()> {
     }
     acc.map_or(Ok(()), Err)
 }
+
+/// A key of `design/view` in the account database must not belong to another document
+/// (usernames, SIP usernames, MAC addresses…): KAZOO's `unique` validation error otherwise.
+pub async fn unique(
+    ctx: &Ctx,
+    design_view: (&str, &str),
+    key: &str,
+    self_id: Option<&str>,
+    path: &str,
+    message: &str,
+) -> ApiResult<()> {
+    let db = ctx.account()?.id.db();
+    let opts = crate::couch::ViewOpts {
+        key: Some(json!(key)),
+        ..Default::default()
+    };
+    let rows = ctx
+        .state
+        .couch
+        .view(&db, design_view.0, design_view.1, &opts)
+        .await?;
+    if rows.iter().any(|r| r.id.as_deref() != self_id) {
+        return Err(ApiError::validation(
+            path,
+            "unique",
+            json!({"message": message, "cause": key}),
+        ));
+    }
+    Ok(())
+}

@@ -114,3 +114,54 @@ pub async fn load_items(
         start = last_key;
     }
 }
+
+/// A view queried in each monthly database of a range, in paging order (`months` already
+/// ordered). The client's start key applies to the first month; a month whose database does
+/// not exist is empty. Returns the page and the next start key.
+#[allow(clippy::too_many_arguments)]
+pub async fn load_months(
+    ctx: &Ctx,
+    account: &crate::domain::ids::AccountId,
+    months: &[(i32, u32)],
+    design_view: (&str, &str),
+    bounds: (Value, Value),
+    params: &PageParams,
+    filters: &[Filter],
+    map: &(dyn Fn(&Row) -> Option<Value> + Sync),
+) -> ApiResult<(Vec<Value>, Option<Value>)> {
+    let mut items = vec![];
+    for (i, (y, m)) in months.iter().enumerate() {
+        let db = account.modb(*y, *m);
+        let month_params = PageParams {
+            page_size: params.page_size.map(|p| p.saturating_sub(items.len())),
+            descending: params.descending,
+            start_key: if i == 0 {
+                params.start_key.clone()
+            } else {
+                None
+            },
+            end_key: None,
+        };
+        let q = ViewQuery {
+            db: &db,
+            design: design_view.0,
+            view: design_view.1,
+            start: Some(bounds.0.clone()),
+            end: Some(bounds.1.clone()),
+            map,
+        };
+        let (mut got, more) = match load_items(ctx, &q, &month_params, filters).await {
+            Ok(r) => r,
+            Err(ApiError::System {
+                error: "datastore_missing",
+                ..
+            }) => (vec![], None),
+            Err(e) => return Err(e),
+        };
+        items.append(&mut got);
+        if more.is_some() {
+            return Ok((items, more));
+        }
+    }
+    Ok((items, None))
+}

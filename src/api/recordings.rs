@@ -4,7 +4,7 @@
 
 use super::envelope::{Paging, Reply};
 use super::error::{ApiError, ApiResult};
-use super::listing::{self, ViewQuery};
+use super::listing;
 use super::request::Ctx;
 use crate::domain::ids::AccountId;
 use crate::domain::json::public_fields;
@@ -139,15 +139,11 @@ async fn list(ctx: Ctx, user: Option<String>) -> ApiResult<Reply> {
     if params.descending {
         months.reverse();
     }
-    let (design_view, mut items, mut next) = (
-        (if user.is_some() {
-            "listing_by_user"
-        } else {
-            "crossbar_listing"
-        }),
-        vec![],
-        None,
-    );
+    let design_view = if user.is_some() {
+        "listing_by_user"
+    } else {
+        "crossbar_listing"
+    };
     let map = |r: &crate::couch::Row| {
         let doc = r.doc.as_ref()?;
         if search.as_deref().is_some_and(|s| !matches_search(doc, s)) {
@@ -155,48 +151,30 @@ async fn list(ctx: Ctx, user: Option<String>) -> ApiResult<Reply> {
         }
         Some(list_item(doc))
     };
-    for (i, (y, m)) in months.iter().enumerate() {
-        let want = params.page_size.map(|p| p.saturating_sub(items.len()));
-        let db = account.modb(*y, *m);
-        let mut lo = prefix.clone();
-        lo.push(json!(from));
-        let mut hi = prefix.clone();
-        hi.push(json!(to));
-        hi.push(json!({}));
-        let month_params = PageParams {
-            page_size: want,
-            descending: params.descending,
-            start_key: if i == 0 { start_key.clone() } else { None },
-            end_key: None,
-        };
-        let q = ViewQuery {
-            db: &db,
-            design: "recordings",
-            view: design_view,
-            start: Some(json!(lo)),
-            end: Some(json!(hi)),
-            map: &map,
-        };
-        // Documents are needed for the item anyway (KAZOO lists full docs).
-        let mut f = filters.clone();
-        if f.is_empty() {
-            f.push(crate::domain::paging::Filter::HasKey("_id".into()));
-        }
-        let (mut got, more) = match listing::load_items(&ctx, &q, &month_params, &f).await {
-            Ok(r) => r,
-            // A month whose database does not exist is simply empty.
-            Err(ApiError::System {
-                error: "datastore_missing",
-                ..
-            }) => (vec![], None),
-            Err(e) => return Err(e),
-        };
-        items.append(&mut got);
-        if more.is_some() {
-            next = more;
-            break;
-        }
+    let mut lo = prefix.clone();
+    lo.push(json!(from));
+    let mut hi = prefix.clone();
+    hi.push(json!(to));
+    hi.push(json!({}));
+    // Documents are needed for the item anyway (KAZOO lists full docs).
+    if filters.is_empty() {
+        filters.push(crate::domain::paging::Filter::HasKey("_id".into()));
     }
+    let month_params = PageParams {
+        start_key,
+        ..params.clone()
+    };
+    let (items, next) = listing::load_months(
+        &ctx,
+        &account,
+        &months,
+        ("recordings", design_view),
+        (json!(lo), json!(hi)),
+        &month_params,
+        &filters,
+        &map,
+    )
+    .await?;
     let paging = params.page_size.map(|_| Paging {
         page_size: items.len(),
         start_key: params.start_key.clone(),

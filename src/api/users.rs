@@ -7,7 +7,6 @@ use super::envelope::Reply;
 use super::error::{ApiError, ApiResult};
 use super::listing::{self, ViewQuery};
 use super::request::Ctx;
-use crate::couch::ViewOpts;
 use crate::domain::ids;
 use serde_json::{json, Value};
 
@@ -112,7 +111,6 @@ async fn validate(
     mut data: Value,
     stored: Option<&Value>,
 ) -> ApiResult<Value> {
-    let db = ctx.account()?.id.db();
     let obj = data
         .as_object_mut()
         .ok_or_else(ApiError::unspecified_fault)?;
@@ -139,10 +137,9 @@ async fn validate(
         .filter(|u| Some(*u) != current_username.as_deref())
     {
         checks.push(
-            unique(
+            docs::unique(
                 ctx,
-                &db,
-                "list_by_username",
+                ("users", "list_by_username"),
                 u,
                 user_id,
                 "username",
@@ -161,10 +158,9 @@ async fn validate(
             .and_then(Value::as_str);
         if Some(h.as_str()) != current {
             checks.push(
-                unique(
+                docs::unique(
                     ctx,
-                    &db,
-                    "list_by_hotdesk_id",
+                    ("users", "list_by_hotdesk_id"),
                     &h,
                     user_id,
                     "hotdesk.id",
@@ -222,29 +218,4 @@ fn set_creds(data: &mut Value, username: &str, password: &str) {
     data["pvt_sha1_auth"] = json!(sha1);
     // Changing credentials resets the identity secret (KAZOO's reset_identity_secret_on_rehash).
     data["pvt_signature_secret"] = json!(ids::new_id());
-}
-
-/// A `<view>` key must not belong to another document of the account.
-pub async fn unique(
-    ctx: &Ctx,
-    db: &str,
-    view: &str,
-    key: &str,
-    self_id: Option<&str>,
-    path: &str,
-    message: &str,
-) -> ApiResult<()> {
-    let opts = ViewOpts {
-        key: Some(json!(key)),
-        ..Default::default()
-    };
-    let rows = ctx.state.couch.view(db, "users", view, &opts).await?;
-    if rows.iter().any(|r| r.id.as_deref() != self_id) {
-        return Err(ApiError::validation(
-            path,
-            "unique",
-            json!({"message": message, "cause": key}),
-        ));
-    }
-    Ok(())
 }
