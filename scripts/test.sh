@@ -8,6 +8,7 @@ cleanup() {
     scripts/couchdb.sh stop "$RUN_DIR/couchdb.pid" || true
     scripts/s3.sh stop "$RUN_DIR/s3.pid" || true
     scripts/s3s.sh stop "$RUN_DIR/s3s.pid" || true
+    scripts/ftp.sh stop "$RUN_DIR/ftp.pid" || true
     rm -rf "$RUN_DIR"
 }
 trap cleanup EXIT
@@ -30,6 +31,17 @@ if [ -z "${S3_SIG_URL:-}" ]; then
     port=$(scripts/free-port.sh)
     scripts/s3s.sh start "$port" "$RUN_DIR/s3s-data" "$RUN_DIR/s3s.pid"
     export S3_SIG_URL="http://127.0.0.1:$port"
+fi
+
+# FTP + explicit FTPS (pyftpdlib, user rec/recpw) for the ftp delivery tests; after s3.sh,
+# which may rebuild the shared venv. With FTP_URL set, that server is used.
+if [ -z "${FTP_URL:-}" ]; then
+    port_ftp=$(scripts/free-port.sh)
+    port_ftps=$(scripts/free-port.sh)
+    while [ "$port_ftps" = "$port_ftp" ]; do port_ftps=$(scripts/free-port.sh); done
+    scripts/ftp.sh start "$port_ftp" "$port_ftps" "$RUN_DIR/ftp" "$RUN_DIR/ftp.pid"
+    export FTP_URL="ftp://127.0.0.1:$port_ftp" FTPS_URL="ftps://127.0.0.1:$port_ftps"
+    export FTP_ROOT="$RUN_DIR/ftp/root" FTPS_CA="$RUN_DIR/ftp/ca.pem"
 fi
 
 cargo build --all-targets

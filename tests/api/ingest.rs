@@ -304,3 +304,50 @@ async fn a_restart_resumes_delivery_from_the_spool() {
     let pending = app2.state.spool.pending().await.unwrap();
     assert_eq!(pending[0].doc_id, id);
 }
+
+#[tokio::test]
+async fn ftps_destination_receives_the_same_bytes() {
+    let (Ok(ftps), Ok(root), Ok(ca)) = (
+        std::env::var("FTPS_URL"),
+        std::env::var("FTP_ROOT"),
+        std::env::var("FTPS_CA"),
+    ) else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "FTPS_URL, FTP_ROOT and FTPS_CA must be set in CI"
+        );
+        return;
+    };
+    let mut cfg = settings();
+    cfg.allow_local_urls = true;
+    cfg.ftps_ca_file = Some(ca);
+    let app = spawn_with(cfg).await;
+    let (acct, _, _) = app.account_with_admin(None).await;
+    let dir = format!("ingest-{}", uniq());
+    let mut m = meta("call-ftp");
+    m["url"] = json!(format!(
+        "{}/{dir}/calls",
+        ftps.replace("ftps://", "ftps://rec:recpw@")
+    ));
+    let audio = kazoo_rec::testdata::fake_mp3(1024 * 1024);
+    let (status, body) = ingest(&app, &acct, m, audio.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        !body.to_string().contains("recpw"),
+        "credentials are not echoed: {body}"
+    );
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let doc = wait_delivered(&app, &acct, &id, true).await;
+    assert_eq!(
+        doc["pvt_attachments"][doc["name"].as_str().unwrap()]["handler"]["kazoo_rec"]["kind"],
+        "ftps"
+    );
+    let landed = std::fs::read(
+        std::path::Path::new(&root)
+            .join(&dir)
+            .join("calls")
+            .join("call_recording_call-ftp.mp3"),
+    )
+    .unwrap();
+    assert_eq!(landed, audio, "checksum equal");
+}
