@@ -75,6 +75,10 @@ impl Application {
                     "/rec_ext/spool",
                     web::get().to(crate::ingest::http::spool_metrics),
                 )
+                .route(
+                    "/rec_ext/decide/{account_id}",
+                    web::post().to(crate::ingest::http::decide),
+                )
                 .default_service(web::to(api::dispatch))
         })
         .listen(listener)?

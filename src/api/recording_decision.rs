@@ -7,11 +7,19 @@
 use super::envelope::Reply;
 use super::error::{ApiError, ApiResult};
 use super::request::Ctx;
+
 use crate::recording_policy::{decide, CallLeg, Network};
 use serde_json::{json, Value};
 
-fn network(ctx: &Ctx, key: &str) -> ApiResult<Network> {
-    match ctx.data.get(key).and_then(Value::as_str) {
+/// What building a call from ids needs: the account and the request data.
+pub struct Lookup<'a> {
+    pub state: &'a crate::state::AppState,
+    pub account: &'a crate::state::AccountInfo,
+    pub data: &'a Value,
+}
+
+fn network(l: &Lookup<'_>, key: &str) -> ApiResult<Network> {
+    match l.data.get(key).and_then(Value::as_str) {
         Some("onnet") | None => Ok(Network::Onnet),
         Some("offnet") => Ok(Network::Offnet),
         Some(other) => Err(ApiError::validation(
@@ -23,10 +31,10 @@ fn network(ctx: &Ctx, key: &str) -> ApiResult<Network> {
 }
 
 /// A document of the account by id and type; 400 naming the field when it is not there.
-async fn doc(ctx: &Ctx, field: &str, id: &str, pvt_type: &str) -> ApiResult<Value> {
-    let db = ctx.account()?.id.db();
+async fn doc(l: &Lookup<'_>, field: &str, id: &str, pvt_type: &str) -> ApiResult<Value> {
+    let db = l.account.id.db();
     let found = if crate::domain::ids::is_acceptable_doc_id(id) {
-        ctx.state.couch.get(&db, id).await?
+        l.state.couch.get(&db, id).await?
     } else {
         None
     };
@@ -35,18 +43,18 @@ async fn doc(ctx: &Ctx, field: &str, id: &str, pvt_type: &str) -> ApiResult<Valu
         .ok_or_else(|| ApiError::validation(field, "not_found", json!({"message": format!("no {pvt_type} with this id in the account"), "cause": id})))
 }
 
-async fn owner_of(ctx: &Ctx, device: &Value) -> ApiResult<Option<Value>> {
+async fn owner_of(l: &Lookup<'_>, device: &Value) -> ApiResult<Option<Value>> {
     match device.get("owner_id").and_then(Value::as_str) {
-        Some(o) => Ok(doc(ctx, "owner_id", o, "user").await.ok()),
+        Some(o) => Ok(doc(l, "owner_id", o, "user").await.ok()),
         None => Ok(None),
     }
 }
 
 /// Build the call from ids: `caller_device_id` or `caller_user_id`, `callee_device_ids`,
 /// `from_network`, `to_network`, `call_forwarded`, `call_forward_from`, `queue_id`, `agent_id`.
-async fn call_leg(ctx: &Ctx) -> ApiResult<CallLeg> {
-    let account = ctx.account()?;
-    let account_doc = ctx
+pub async fn call_leg(l: &Lookup<'_>) -> ApiResult<CallLeg> {
+    let account = l.account;
+    let account_doc = l
         .state
         .couch
         .get(&account.id.db(), account.id.as_str())
@@ -54,18 +62,18 @@ async fn call_leg(ctx: &Ctx) -> ApiResult<CallLeg> {
         .unwrap_or_else(|| account.doc.clone());
     let mut leg = CallLeg::new(
         account_doc,
-        network(ctx, "from_network")?,
-        network(ctx, "to_network")?,
+        network(l, "from_network")?,
+        network(l, "to_network")?,
     );
-    let str_of = |k: &str| ctx.data.get(k).and_then(Value::as_str).map(str::to_string);
+    let str_of = |k: &str| l.data.get(k).and_then(Value::as_str).map(str::to_string);
     if let Some(d) = str_of("caller_device_id") {
-        let device = doc(ctx, "caller_device_id", &d, "device").await?;
-        leg.caller_user = owner_of(ctx, &device).await?;
+        let device = doc(l, "caller_device_id", &d, "device").await?;
+        leg.caller_user = owner_of(l, &device).await?;
         leg.caller_device = Some(device);
     } else if let Some(u) = str_of("caller_user_id") {
-        leg.caller_user = Some(doc(ctx, "caller_user_id", &u, "user").await?);
+        leg.caller_user = Some(doc(l, "caller_user_id", &u, "user").await?);
     }
-    for id in ctx
+    for id in l
         .data
         .get("callee_device_ids")
         .and_then(Value::as_array)
@@ -74,30 +82,36 @@ async fn call_leg(ctx: &Ctx) -> ApiResult<CallLeg> {
         .filter_map(Value::as_str)
         .take(100)
     {
-        let device = doc(ctx, "callee_device_ids", id, "device").await?;
-        let owner = owner_of(ctx, &device).await?;
+        let device = doc(l, "callee_device_ids", id, "device").await?;
+        let owner = owner_of(l, &device).await?;
         leg.callee_endpoints.push((device, owner));
     }
-    leg.call_forwarded = ctx
+    leg.call_forwarded = l
         .data
         .get("call_forwarded")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    if ctx.data.get("call_forward_from").is_some() {
-        leg.call_forward_from = Some(network(ctx, "call_forward_from")?);
+    if l.data.get("call_forward_from").is_some() {
+        leg.call_forward_from = Some(network(l, "call_forward_from")?);
     }
     if let Some(q) = str_of("queue_id") {
-        leg.queue = Some(doc(ctx, "queue_id", &q, "queue").await?);
+        leg.queue = Some(doc(l, "queue_id", &q, "queue").await?);
     }
     if let Some(a) = str_of("agent_id") {
-        leg.agent = Some(doc(ctx, "agent_id", &a, "user").await?);
+        leg.agent = Some(doc(l, "agent_id", &a, "user").await?);
     }
     Ok(leg)
 }
 
 pub async fn explain(ctx: Ctx) -> ApiResult<Reply> {
     super::users_guard::require_admin(&ctx).await?;
-    let leg = call_leg(&ctx).await?;
+    let account = ctx.account()?.clone();
+    let leg = call_leg(&Lookup {
+        state: &ctx.state,
+        account: &account,
+        data: &ctx.data,
+    })
+    .await?;
     let decision = decide(&leg);
     Ok(Reply::ok(
         serde_json::to_value(&decision).map_err(|e| ApiError::from(anyhow::anyhow!(e)))?,

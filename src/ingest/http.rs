@@ -381,3 +381,42 @@ mod tests {
         assert!(in_cidr(a, "127.0.0.5"));
     }
 }
+
+/// `POST /rec_ext/decide/{account_id}` for a media server (store-proxy credentials, as
+/// ingest): the recordings to start for a call described like the explain endpoint's body
+/// (`{"data": {caller_device_id, callee_device_ids, from_network, to_network, …}}`), with the
+/// account's on-demand (metaflows) code.
+pub async fn decide(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let request_id = crate::domain::ids::new_id();
+    if !authorized(&state, &req) {
+        return error(ApiError::invalid_credentials(), &request_id);
+    }
+    let result = async {
+        let account = AccountId::parse(&path).ok_or_else(|| ApiError::bad_identifier(&path))?;
+        let info = state
+            .account(&account)
+            .await?
+            .ok_or_else(|| ApiError::bad_identifier(&path))?;
+        let (_, data) = crate::api::request::decode_body(&body)?;
+        let lookup = crate::api::recording_decision::Lookup {
+            state: &state,
+            account: &info,
+            data: &data,
+        };
+        let leg = crate::api::recording_decision::call_leg(&lookup).await?;
+        serde_json::to_value(crate::recording_policy::decide(&leg))
+            .map_err(|e| ApiError::from(anyhow::anyhow!(e)))
+    }
+    .await;
+    match result {
+        Ok(data) => HttpResponse::Ok()
+            .insert_header(("content-type", "application/json"))
+            .body(json!({"status": "success", "data": data, "request_id": request_id}).to_string()),
+        Err(e) => error(e, &request_id),
+    }
+}

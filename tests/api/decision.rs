@@ -80,6 +80,20 @@ async fn explain_uses_account_user_and_device_settings() {
     assert_eq!(recs.len(), 1, "{}", r.text);
     assert_eq!(recs[0]["level"], "account");
     assert_eq!(recs[0]["origin"], "inbound from offnet to account");
+    // the media server asks the same question with store-proxy access (here: loopback ACL)
+    let resp = app
+        .client
+        .post(format!("{}/rec_ext/decide/{acct}", app.base))
+        .json(&json!({"data": {"caller_device_id": device, "from_network": "onnet", "to_network": "offnet"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(
+        v["data"]["recordings"][0]["origin"], "outbound to offnet from endpoint",
+        "{v}"
+    );
     // unknown ids and bad networks are 400s naming the field
     let r = explain(json!({"caller_device_id": "0".repeat(32)})).await;
     assert_eq!(r.status, 400);
