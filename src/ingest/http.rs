@@ -367,21 +367,6 @@ pub async fn spool_metrics(req: HttpRequest, state: web::Data<AppState>) -> Http
         .body(json!({"status": "success", "data": {"pending": pending.len(), "oldest_pending_s": oldest, "failing_by_handler": by_handler}}).to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cidrs() {
-        let a: IpAddr = "127.0.0.5".parse().unwrap();
-        assert!(in_cidr(a, "127.0.0.0/8"));
-        assert!(!in_cidr(a, "10.0.0.0/8"));
-        assert!(in_cidr("::1".parse().unwrap(), "::1/128"));
-        assert!(!in_cidr(a, "garbage"));
-        assert!(in_cidr(a, "127.0.0.5"));
-    }
-}
-
 /// `POST /rec_ext/decide/{account_id}` for a media server (store-proxy credentials, as
 /// ingest): the recordings to start for a call described like the explain endpoint's body
 /// (`{"data": {caller_device_id, callee_device_ids, from_network, to_network, …}}`), with the
@@ -418,5 +403,20 @@ pub async fn decide(
             .insert_header(("content-type", "application/json"))
             .body(json!({"status": "success", "data": data, "request_id": request_id}).to_string()),
         Err(e) => error(e, &request_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs() {
+        let a: IpAddr = "127.0.0.5".parse().unwrap();
+        assert!(in_cidr(a, "127.0.0.0/8"));
+        assert!(!in_cidr(a, "10.0.0.0/8"));
+        assert!(in_cidr("::1".parse().unwrap(), "::1/128"));
+        assert!(!in_cidr(a, "garbage"));
+        assert!(in_cidr(a, "127.0.0.5"));
     }
 }
