@@ -301,7 +301,8 @@ async fn token_info_revocation_and_tokeninfo() {
 #[tokio::test]
 async fn expired_tokens_are_refused() {
     let mut cfg = settings();
-    cfg.token_expiry_s = 1;
+    // 3 s: long enough that login + first request never straddle the expiry on a busy machine.
+    cfg.token_expiry_s = 3;
     let app = spawn_with(cfg).await;
     let token = app.admin_token().await;
     let r = app
@@ -313,7 +314,7 @@ async fn expired_tokens_are_refused() {
         )
         .await;
     assert_eq!(r.status, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
     let r = app
         .call(
             Method::GET,

@@ -68,7 +68,11 @@ async fn recordings_vars(app: &TestApp, vars: &mut BTreeMap<String, serde_json::
             .unix_timestamp();
     // 3 in this month (1 owned), 3 in the previous one (just before the boundary, so always
     // within the default 31-day window)
-    let this_month = [now - 60, now - 120, (month_start + now) / 2];
+    let this_month = [
+        month_start + (now - month_start) * 3 / 4,
+        month_start + (now - month_start) / 2,
+        month_start + (now - month_start) / 4,
+    ];
     let prev_month = [month_start - 3600, month_start - 7200, month_start - 10800];
     kazoo_rec::testdata::generate_at(
         app.couch(),
