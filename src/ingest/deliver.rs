@@ -54,6 +54,73 @@ async fn file_stream(spool: &Spool, job: &Job) -> Result<AttachmentStream, std::
     Ok(Box::pin(stream))
 }
 
+/// Write the job's `call_recording` document unless it exists (the ingest request could not
+/// reach CouchDB, or is a retry of a recording already written).
+pub async fn ensure_document(state: &AppState, job: &Job) -> Result<(), crate::couch::CouchError> {
+    let Some(doc) = &job.doc else {
+        return Ok(());
+    };
+    state.couch.create_db(&job.db).await?;
+    state
+        .couch
+        .ensure_design_docs(&job.db, &crate::couch::views::modb_docs())
+        .await?;
+    let mut doc = doc.clone();
+    match state.couch.save(&job.db, &mut doc).await {
+        Ok(()) | Err(crate::couch::CouchError::Conflict) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The file name at a URL destination. The first recording of a call to claim it gets
+/// KAZOO's `call_recording_<call_id>.<ext>`; later ones (a recording stopped and restarted)
+/// add their document id, so none overwrites another. The claim is a document in the MODB
+/// whose id derives from the call id: CouchDB's conflict check makes it race-free.
+pub async fn choose_remote_name(state: &AppState, job: &Job) -> Result<String, String> {
+    use md5::Digest;
+    let ext = job.attachment.rsplit('.').next().unwrap_or("mp3");
+    let call_id = match job
+        .doc
+        .as_ref()
+        .and_then(|d| d.get("call_id"))
+        .and_then(Value::as_str)
+    {
+        Some(c) => c.to_string(),
+        None => state
+            .couch
+            .get(&job.db, &job.doc_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|d| d.get("call_id").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| job.doc_id.clone()),
+    };
+    let claim_id = format!(
+        "rec_ext_remote_name-{}",
+        hex::encode(md5::Md5::digest(call_id.as_bytes()))
+    );
+    let mut claim = json!({"_id": claim_id, "call_id": call_id, "document_id": job.doc_id, "pvt_type": "rec_ext_remote_name"});
+    let owner = match state.couch.save(&job.db, &mut claim).await {
+        Ok(()) => job.doc_id.clone(),
+        Err(crate::couch::CouchError::Conflict) => state
+            .couch
+            .get(&job.db, &claim_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|c| {
+                c.get("document_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_default(),
+        Err(e) => return Err(e.to_string()),
+    };
+    Ok(if owner == job.doc_id {
+        super::url::remote_name(&call_id, ext)
+    } else {
+        super::url::later_remote_name(&call_id, &job.doc_id, ext)
+    })
+}
+
 /// Deliver one job; on success the recording document points at the audio.
 pub async fn deliver(state: &AppState, spool: &Spool, job: &Job) -> Result<(), DeliveryError> {
     let kind = job
@@ -127,20 +194,25 @@ async fn deliver_url(state: &AppState, spool: &Spool, job: &Job) -> Result<(), D
         .ok()
         .flatten()
         .unwrap_or(Value::Null);
-    let ext = job.attachment.rsplit('.').next().unwrap_or("mp3");
-    let call_id = doc
-        .get("call_id")
-        .and_then(Value::as_str)
-        .unwrap_or(&job.doc_id)
-        .to_string();
     let mut e = DeliveryError::new("overridden", "");
+    // The worker fixes the name before the first attempt; a job without one (spooled by
+    // an older version) gets KAZOO's name.
+    let name = match &job.remote_name {
+        Some(n) => n.clone(),
+        None => super::url::remote_name(
+            doc.get("call_id")
+                .and_then(Value::as_str)
+                .unwrap_or(&job.doc_id),
+            job.attachment.rsplit('.').next().unwrap_or("mp3"),
+        ),
+    };
     match scheme.as_str() {
         "http" | "https" => {
             let target = super::url::http_upload_url(
                 &url,
                 &crate::domain::json::public_fields(&doc),
                 &job.account_id,
-                ext,
+                &name,
             );
             e.req_url = Some(redact(&target));
             let body = file_stream(spool, job).await.map_err(|io| DeliveryError {
@@ -185,7 +257,7 @@ async fn deliver_url(state: &AppState, spool: &Spool, job: &Job) -> Result<(), D
             })
         }
         "ftp" | "ftps" => {
-            let target = super::url::ftp_upload_url(&url, &call_id, ext);
+            let target = super::url::ftp_upload_url(&url, &name);
             e.req_url = Some(redact(&target));
             let file = tokio::fs::File::open(spool.audio_file(&job.id))
                 .await

@@ -4,9 +4,10 @@
 //! streamed. Access as KAZOO's store proxy: HTTP basic credentials from configuration, or a
 //! client address in the allowed list.
 //!
-//! The answer is 201 only once the audio is durable (fsynced in the spool) and the
-//! `call_recording` document is written; delivery to the destination follows in the
-//! background with retries.
+//! The answer is 201 only once the audio and its job (which carries the `call_recording`
+//! document) are durable, fsynced in the spool. The document is written at once when CouchDB
+//! answers, else by the delivery worker; delivery to the destination follows in the
+//! background with retries. A request cut mid-upload leaves neither document nor job.
 
 use super::spool::Job;
 use crate::api::error::ApiError;
@@ -264,51 +265,43 @@ async fn ingest_inner(
         .map_err(|e| ApiError::validation("file", "invalid", json!({"message": e.to_string()})))?;
 
     // 2. the call_recording document, with KAZOO's fields
-    state.couch.create_db(&db).await?;
-    state
-        .couch
-        .ensure_design_docs(&db, &crate::couch::views::modb_docs())
-        .await?;
-    let existing = state.couch.get(&db, &doc_id).await?;
-    if existing.is_none() {
-        let mut doc = json!({
-            "_id": doc_id,
-            "name": media_name,
-            "description": format!("recording {media_name}"),
-            "content_type": content_type_for(format),
-            "media_type": format,
-            "media_source": "recorded",
-            "source_type": "kazoo_rec",
-            "from": s("from"), "to": s("to"), "request": s("request"),
-            "direction": s("direction"),
-            "start": start,
-            "duration": duration_ms / 1000,
-            "duration_ms": duration_ms,
-            "caller_id_name": s("caller_id_name"), "caller_id_number": s("caller_id_number"),
-            "callee_id_name": s("callee_id_name"), "callee_id_number": s("callee_id_number"),
-            "call_id": call_id,
-            "cdr_id": s("cdr_id").unwrap_or_else(|| format!("{dy:04}{dm:02}-{call_id}")),
-            "interaction_id": s("interaction_id"),
-            "owner_id": s("owner_id"),
-            "endpoint_id": s("endpoint_id"),
-            "url": s("url"),
-            "origin": s("origin").unwrap_or_else(|| "no origin".into()),
-            "custom_channel_vars": meta.get("custom_channel_vars").cloned().unwrap_or_else(|| json!({})),
-            "pvt_type": "call_recording",
-            "pvt_account_id": account.as_str(),
-            "pvt_account_db": format!("{}-{dy:04}{dm:02}", account.encoded_db()),
-            "pvt_created": now_g,
-            "pvt_modified": now_g,
-            "pvt_vsn": "1",
-            "pvt_node": format!("kazoo_rec@{}", state.node),
-        });
-        if let Some(o) = doc.as_object_mut() {
-            o.retain(|_, v| !v.is_null());
-        }
-        state.couch.save(&db, &mut doc).await?;
+    let mut doc = json!({
+        "_id": doc_id,
+        "name": media_name,
+        "description": format!("recording {media_name}"),
+        "content_type": content_type_for(format),
+        "media_type": format,
+        "media_source": "recorded",
+        "source_type": "kazoo_rec",
+        "from": s("from"), "to": s("to"), "request": s("request"),
+        "direction": s("direction"),
+        "start": start,
+        "duration": duration_ms / 1000,
+        "duration_ms": duration_ms,
+        "caller_id_name": s("caller_id_name"), "caller_id_number": s("caller_id_number"),
+        "callee_id_name": s("callee_id_name"), "callee_id_number": s("callee_id_number"),
+        "call_id": call_id,
+        "cdr_id": s("cdr_id").unwrap_or_else(|| format!("{dy:04}{dm:02}-{call_id}")),
+        "interaction_id": s("interaction_id"),
+        "owner_id": s("owner_id"),
+        "endpoint_id": s("endpoint_id"),
+        "url": s("url"),
+        "origin": s("origin").unwrap_or_else(|| "no origin".into()),
+        "custom_channel_vars": meta.get("custom_channel_vars").cloned().unwrap_or_else(|| json!({})),
+        "pvt_type": "call_recording",
+        "pvt_account_id": account.as_str(),
+        "pvt_account_db": format!("{}-{dy:04}{dm:02}", account.encoded_db()),
+        "pvt_created": now_g,
+        "pvt_modified": now_g,
+        "pvt_vsn": "1",
+        "pvt_node": format!("kazoo_rec@{}", state.node),
+    });
+    if let Some(o) = doc.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
     }
 
-    // 3. the delivery job: from here on the recording cannot be lost
+    // 3. the delivery job, carrying the document: from here on the recording cannot be
+    // lost, and the document cannot be left without its audio job.
     let dest = destination(state, &account, &meta).await?;
     let job = Job {
         id: job_id,
@@ -324,11 +317,18 @@ async fn ingest_inner(
         not_before: 0,
         last_error: None,
         created: time::now_unix(),
+        doc: Some(doc),
+        remote_name: None,
     };
     state.spool.commit(&job).await.map_err(|e| {
         tracing::error!(error = %e, "spool commit failed");
         ApiError::unspecified_fault()
     })?;
+    // 4. the document now, so the recording is listed at once; if CouchDB is unavailable
+    // the worker writes it before delivering the audio.
+    if let Err(e) = super::deliver::ensure_document(state, &job).await {
+        tracing::warn!(recording = %doc_id, error = %e, "recording document not written yet; the delivery worker will write it");
+    }
     let mut shown = dest;
     if let Some(u) = shown
         .get("url")

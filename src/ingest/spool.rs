@@ -33,6 +33,15 @@ pub struct Job {
     pub not_before: i64,
     pub last_error: Option<String>,
     pub created: i64,
+    /// The `call_recording` document, written by the worker if the ingest request could
+    /// not write it (CouchDB down): the audio is never acknowledged without its document
+    /// following. Absent in jobs spooled by older versions.
+    #[serde(default)]
+    pub doc: Option<Value>,
+    /// The file name at a URL destination, fixed before the first attempt so every retry
+    /// writes the same object.
+    #[serde(default)]
+    pub remote_name: Option<String>,
 }
 
 pub struct Spool {
@@ -200,6 +209,8 @@ mod tests {
             not_before: 0,
             last_error: None,
             created: 1,
+            doc: None,
+            remote_name: None,
         }
     }
 

@@ -46,8 +46,9 @@ fn separators(url: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// The full http(s) upload URL for a recording document (`doc` = its public fields).
-pub fn http_upload_url(base: &str, doc: &Value, account_id: &str, ext: &str) -> String {
+/// The full http(s) upload URL for a recording document (`doc` = its public fields) and
+/// its remote file name (see [`remote_name`]).
+pub fn http_upload_url(base: &str, doc: &Value, account_id: &str, name: &str) -> String {
     let field = |k: &str| enc(doc.get(k).and_then(Value::as_str).unwrap_or(""));
     let base = base.trim();
     let has_query = base.contains('?');
@@ -58,10 +59,9 @@ pub fn http_upload_url(base: &str, doc: &Value, account_id: &str, ext: &str) -> 
     };
     let (s1, s2) = separators(stripped);
     let slash = if has_query { "" } else { "/" };
-    let call_id = doc.get("call_id").and_then(Value::as_str).unwrap_or("");
     format!(
         "{stripped}{slash}{s1}{}{s2}from={}&to={}&caller_id_name={}&caller_id_number={}&call_id={}&cdr_id={}&interaction_id={}&account_id={}",
-        remote_name(call_id, ext),
+        name,
         field("from"),
         field("to"),
         field("caller_id_name"),
@@ -74,12 +74,16 @@ pub fn http_upload_url(base: &str, doc: &Value, account_id: &str, ext: &str) -> 
 }
 
 /// The ftp(s) target: the URL's path + the remote name.
-pub fn ftp_upload_url(base: &str, call_id: &str, ext: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim().trim_end_matches('/'),
-        remote_name(call_id, ext)
-    )
+pub fn ftp_upload_url(base: &str, name: &str) -> String {
+    format!("{}/{}", base.trim().trim_end_matches('/'), name)
+}
+
+/// The remote name of a call's second and later recordings. KAZOO names every recording of
+/// a call `call_recording_<call_id>.<ext>`, so a recording stopped and restarted overwrites
+/// the first at the destination; we keep KAZOO's name for the first and add the document id
+/// for the others.
+pub fn later_remote_name(call_id: &str, doc_id: &str, ext: &str) -> String {
+    remote_name(&format!("{call_id}_{doc_id}"), ext)
 }
 
 #[cfg(test)]
@@ -98,33 +102,65 @@ mod tests {
     fn composes_like_media_mgr() {
         let d = doc();
         assert_eq!(
-            http_upload_url("https://r.example.com/up/", &d, "acc", "mp3"),
+            http_upload_url(
+                "https://r.example.com/up/",
+                &d,
+                "acc",
+                &remote_name("abc@10.0.0.1", "mp3")
+            ),
             format!("https://r.example.com/up/call_recording_abc%4010.0.0.1.mp3?{Q}")
         );
         // a query whose last parameter has no `=`: the name becomes its value
         assert_eq!(
-            http_upload_url("https://r.example.com/up?file", &d, "acc", "mp3"),
+            http_upload_url(
+                "https://r.example.com/up?file",
+                &d,
+                "acc",
+                &remote_name("abc@10.0.0.1", "mp3")
+            ),
             format!("https://r.example.com/up?file=call_recording_abc%4010.0.0.1.mp3&{Q}")
         );
         // a last parameter ending in `=`
         assert_eq!(
-            http_upload_url("https://r.example.com/up?file=", &d, "acc", ".wav"),
+            http_upload_url(
+                "https://r.example.com/up?file=",
+                &d,
+                "acc",
+                &remote_name("abc@10.0.0.1", ".wav")
+            ),
             format!("https://r.example.com/up?file=call_recording_abc%4010.0.0.1.wav&{Q}")
         );
         // a complete query: the name goes into `recording=`
         assert_eq!(
-            http_upload_url("https://r.example.com/up?k=v", &d, "acc", "mp3"),
+            http_upload_url(
+                "https://r.example.com/up?k=v",
+                &d,
+                "acc",
+                &remote_name("abc@10.0.0.1", "mp3")
+            ),
             format!("https://r.example.com/up?k=v&recording=call_recording_abc%4010.0.0.1.mp3&{Q}")
         );
         assert_eq!(
-            ftp_upload_url("ftps://u:p@f.example.com/calls/", "abc", "mp3"),
+            ftp_upload_url(
+                "ftps://u:p@f.example.com/calls/",
+                &remote_name("abc", "mp3")
+            ),
             "ftps://u:p@f.example.com/calls/call_recording_abc.mp3"
+        );
+        assert_eq!(
+            later_remote_name("abc@h", "202403-ff", "mp3"),
+            "call_recording_abc%40h_202403-ff.mp3"
         );
     }
 
     #[test]
     fn missing_fields_leave_empty_values() {
-        let q = http_upload_url("http://r.example.com", &json!({"call_id": "x"}), "a", "mp3");
+        let q = http_upload_url(
+            "http://r.example.com",
+            &json!({"call_id": "x"}),
+            "a",
+            "call_recording_x.mp3",
+        );
         assert!(q.ends_with("?from=&to=&caller_id_name=&caller_id_number=&call_id=x&cdr_id=&interaction_id=&account_id=a"), "{q}");
     }
 }

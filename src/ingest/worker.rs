@@ -1,48 +1,100 @@
-//! The delivery worker: takes due jobs from the spool, delivers them, removes them once
-//! delivered; on failure records KAZOO's `attachment_handler_error` document in the MODB
+//! The delivery worker: takes due jobs from the spool, delivers them (several at once),
+//! removes them once delivered; on failure records KAZOO's `attachment_handler_error` document in the MODB
 //! and retries later with backoff. It never gives up silently.
 
-use super::deliver::{deliver, DeliveryError};
+use super::deliver::{choose_remote_name, deliver, ensure_document, DeliveryError};
 use super::spool::Job;
 use crate::domain::time;
 use crate::state::AppState;
+use parking_lot::Mutex;
 use serde_json::json;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How many deliveries run at once: one slow or hanging destination must not hold up the
+/// others (a delivery may legitimately take minutes for a large recording).
+const MAX_IN_FLIGHT: usize = 16;
+
 /// Run forever (spawned at start-up); `tick` is the polling interval.
 pub async fn run(state: Arc<AppState>, tick: Duration) {
+    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
     loop {
-        if let Err(e) = deliver_due(&state).await {
+        if let Err(e) = start_due(&state, &in_flight).await {
             tracing::error!(error = %e, "spool scan failed");
         }
         tokio::time::sleep(tick).await;
     }
 }
 
-/// One pass over the spool; returns how many jobs were delivered.
-pub async fn deliver_due(state: &AppState) -> std::io::Result<usize> {
-    let spool = &state.spool;
+/// Start a delivery task for every due job not already being delivered, up to the limit.
+async fn start_due(
+    state: &Arc<AppState>,
+    in_flight: &Arc<Mutex<HashSet<String>>>,
+) -> std::io::Result<()> {
     let now = time::now_unix();
-    let mut delivered = 0;
-    for mut job in spool.pending().await? {
+    for job in state.spool.pending().await? {
         if job.not_before > now {
             continue;
         }
-        match deliver(state, spool, &job).await {
-            Ok(()) => {
-                spool.done(&job.id).await?;
-                delivered += 1;
-                tracing::info!(recording = %job.doc_id, account = %job.account_id, bytes = job.bytes, "recording delivered");
+        {
+            let mut busy = in_flight.lock();
+            if busy.len() >= MAX_IN_FLIGHT {
+                return Ok(());
             }
-            Err(e) => {
-                tracing::warn!(recording = %job.doc_id, handler = %e.handler_id, reason = %e.reason, attempt = job.attempts + 1, "recording delivery failed, will retry");
-                record_error(state, &job, &e).await;
-                spool.retry_later(&mut job, e.reason.clone(), now).await?;
+            if !busy.insert(job.id.clone()) {
+                continue;
             }
         }
+        let (state, in_flight) = (state.clone(), in_flight.clone());
+        tokio::spawn(async move {
+            let id = job.id.clone();
+            if let Err(e) = attempt(&state, job).await {
+                tracing::error!(job = %id, error = %e, "spool update failed");
+            }
+            in_flight.lock().remove(&id);
+        });
     }
-    Ok(delivered)
+    Ok(())
+}
+
+/// One delivery attempt: delivered → removed from the spool; failed → error recorded and
+/// the job rescheduled with backoff.
+async fn attempt(state: &AppState, mut job: Job) -> std::io::Result<()> {
+    let spool = &state.spool;
+    let now = time::now_unix();
+    if let Err(e) = prepare(state, &mut job).await {
+        tracing::warn!(recording = %job.doc_id, error = %e, "recording not ready for delivery, will retry");
+        return spool.retry_later(&mut job, e, now).await;
+    }
+    match deliver(state, spool, &job).await {
+        Ok(()) => {
+            spool.done(&job.id).await?;
+            tracing::info!(recording = %job.doc_id, account = %job.account_id, bytes = job.bytes, "recording delivered");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(recording = %job.doc_id, handler = %e.handler_id, reason = %e.reason, attempt = job.attempts + 1, "recording delivery failed, will retry");
+            record_error(state, &job, &e).await;
+            spool
+                .retry_later(&mut job, e.reason.clone(), time::now_unix())
+                .await
+        }
+    }
+}
+
+/// Before the first attempt: the document exists, and a URL destination's remote name is
+/// fixed and persisted with the job, so retries and restarts write the same object.
+async fn prepare(state: &AppState, job: &mut Job) -> Result<(), String> {
+    ensure_document(state, job)
+        .await
+        .map_err(|e| format!("recording document not written: {e}"))?;
+    let is_url = job.destination.get("kind").and_then(|k| k.as_str()) == Some("url");
+    if is_url && job.remote_name.is_none() {
+        job.remote_name = Some(choose_remote_name(state, job).await?);
+        state.spool.commit(job).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// `kzs_attachments:save_attachment_handler_error`: one document per failure in the MODB

@@ -8,6 +8,7 @@ mod decision;
 mod devices_callflows;
 mod helpers;
 mod ingest;
+mod ingest_faults;
 mod kazoo_docs;
 mod pipeline;
 mod recordings;
