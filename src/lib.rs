@@ -8,6 +8,7 @@
 //! - [`couch`]: the one CouchDB layer (names, documents, views, `pvt_*` stamping).
 //! - [`domain`]: pure logic (ids, time, JSON semantics, paging), unit-tested.
 //! - [`replay`]: the compat fixture format and runner.
+//! - [`ingest`], [`recording_policy`], [`simulate`]: recordings in (the media-server side).
 //! - [`startup`], [`config`], [`state`], [`telemetry`]: wiring.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod ingest;
 pub mod recording_policy;
 pub mod replay;
 pub mod schema;
+pub mod simulate;
 pub mod startup;
 pub mod state;
 pub mod storage;

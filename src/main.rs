@@ -1,4 +1,5 @@
-//! Command line: `serve` (default) runs the API; `replay` replays compat fixtures.
+//! Command line: `serve` (default) runs the API; `replay` replays compat fixtures;
+//! `gen-recordings` writes test data; `simulate` drives synthetic calls end to end.
 
 use clap::{Parser, Subcommand};
 use kazoo_rec::config::Settings;
@@ -21,6 +22,9 @@ enum Command {
     Serve(Box<Settings>),
     /// Write realistic call_recording documents with audio for an account (test data).
     GenRecordings(GenArgs),
+    /// Drive synthetic calls through the recording decision and ingest, and report what was
+    /// recorded where.
+    Simulate(SimArgs),
     /// Replay compat fixtures against a server (ours or a real KAZOO) and print a diff.
     Replay {
         /// A fixture file or a directory of them (searched recursively).
@@ -60,6 +64,127 @@ struct GenArgs {
     /// PRNG seed: the same seed writes the same data.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+#[derive(clap::Args)]
+struct SimArgs {
+    /// Base URL of the service.
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    target: String,
+    /// Log in to this account (name) …
+    #[arg(long, default_value = "master")]
+    account_name: String,
+    /// … as this user.
+    #[arg(long, default_value = "admin")]
+    username: String,
+    #[arg(long, env = "KAZOO_REC_ADMIN_PASSWORD", hide_env_values = true)]
+    password: String,
+    /// Simulate calls in this account instead of the one logged in to (a sub-account).
+    #[arg(long)]
+    account_id: Option<String>,
+    /// How many calls.
+    #[arg(long, default_value_t = 20)]
+    calls: usize,
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// If the account has no devices, create three demo users with a softphone each.
+    #[arg(long)]
+    create_demo_endpoints: bool,
+    /// Turn on "record entire account" (inbound and outbound, onnet and offnet) first.
+    #[arg(long)]
+    record_all: bool,
+    /// Audio bytes per second of call.
+    #[arg(long, default_value_t = 4000)]
+    bytes_per_second: usize,
+    /// Longest call, seconds.
+    #[arg(long, default_value_t = 90)]
+    max_duration: u64,
+    /// Seconds to wait for background delivery to finish before the report.
+    #[arg(long, default_value_t = 60)]
+    wait: u64,
+    /// PRNG seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Store-proxy credentials of the media-server endpoints, when the service requires them.
+    #[arg(long, env = "KAZOO_REC_INGEST_USER")]
+    ingest_user: Option<String>,
+    #[arg(long, env = "KAZOO_REC_INGEST_PASSWORD", hide_env_values = true)]
+    ingest_password: Option<String>,
+    /// Print one line per call.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+async fn simulate(a: SimArgs) -> anyhow::Result<bool> {
+    use kazoo_rec::simulate;
+    let ingest_auth = a.ingest_user.clone().zip(a.ingest_password.clone());
+    let mut client = simulate::Client::login(
+        &a.target,
+        &a.account_name,
+        &a.username,
+        &a.password,
+        ingest_auth,
+    )
+    .await?;
+    if let Some(id) = &a.account_id {
+        client.use_account(id);
+    }
+    let mut devices = client.devices().await?;
+    if devices.is_empty() {
+        anyhow::ensure!(
+            a.create_demo_endpoints,
+            "account {} has no devices: create some, or pass --create-demo-endpoints",
+            client.account_id
+        );
+        client
+            .create_demo_endpoints(&kazoo_rec::domain::ids::rand_hex(3))
+            .await?;
+        devices = client.devices().await?;
+        println!("created {} demo users with a softphone each", devices.len());
+    }
+    if a.record_all {
+        client.record_whole_account().await?;
+        println!("turned on \"record entire account\"");
+    }
+    let opts = simulate::SimOptions {
+        calls: a.calls,
+        concurrency: a.concurrency,
+        seed: a.seed,
+        bytes_per_second: a.bytes_per_second,
+        max_duration_s: a.max_duration,
+    };
+    let bar = indicatif::ProgressBar::new(a.calls as u64);
+    bar.set_style(indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} calls {msg}",
+    )?);
+    let started = std::time::Instant::now();
+    let mut report = simulate::run(&client, &devices, &opts, |o| {
+        bar.inc(1);
+        if a.verbose {
+            let what = if o.stored.is_empty() {
+                "not recorded".to_string()
+            } else {
+                o.stored
+                    .iter()
+                    .map(|(origin, dest, _)| format!("{origin} → {dest}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            bar.println(format!("{}: {what}", o.scenario));
+        }
+    })
+    .await;
+    bar.finish_and_clear();
+    report.pending_after = simulate::wait_for_delivery(&client, a.wait).await?;
+    println!(
+        "account {} ({} devices), {:.1} s",
+        client.account_id,
+        devices.len(),
+        started.elapsed().as_secs_f64()
+    );
+    print!("{}", report.render());
+    Ok(report.errors.is_empty() && report.checksum_mismatches == 0)
 }
 
 async fn gen_recordings(a: GenArgs) -> anyhow::Result<()> {
@@ -106,6 +231,12 @@ fn main() -> anyhow::Result<()> {
     match command {
         Command::Serve(settings) => runtime.block_on(serve(*settings)),
         Command::GenRecordings(args) => runtime.block_on(gen_recordings(args)),
+        Command::Simulate(args) => {
+            if !runtime.block_on(simulate(args))? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Replay {
             dir,
             target,

@@ -12,5 +12,6 @@ mod ingest_faults;
 mod kazoo_docs;
 mod pipeline;
 mod recordings;
+mod simulate;
 mod storage;
 mod users;
