@@ -45,6 +45,10 @@ ROOTS = [
     "user_auth",
     "api_auth",
     "queues",
+    "whitelabel",
+    "limits",
+    "app",
+    "cdrs",
 ]
 ROOT_PREFIXES = ("callflows.", "metaflows.", "storage.")
 
@@ -58,6 +62,10 @@ DESCRIPTIONS = {
     "call_recording": "When to record calls, split by call direction.",
     "metaflows": "In-call key presses (DTMF) and the actions they trigger.",
     "queues": "A call-centre queue: how callers wait and how agents are rung.",
+    "whitelabel": "An account's branding for Monster UI: company name, domain, images.",
+    "limits": "An account's trunk and call limits.",
+    "app": "A Monster UI app offered in the app store.",
+    "cdrs": "A call detail record: one call leg, as the switch reported it.",
     "user_auth": "Log in with a username/password hash and an account identifier.",
     "api_auth": "Log in with an account's API key.",
     "callflows.record_call": "Callflow action that starts or stops recording the call.",

@@ -12,7 +12,9 @@
 //! - [`startup`], [`config`], [`state`], [`telemetry`]: wiring.
 
 pub mod api;
+pub mod apps_registry;
 pub mod auth;
+pub mod cdr;
 pub mod config;
 pub mod couch;
 pub mod domain;

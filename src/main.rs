@@ -25,6 +25,18 @@ enum Command {
     /// Drive synthetic calls through the recording decision and ingest, and report what was
     /// recorded where.
     Simulate(SimArgs),
+    /// Register Monster UI apps in the app store (KAZOO's `sup crossbar_maintenance
+    /// init_apps`): every `metadata/app.json` under each path.
+    RegisterApp {
+        /// App folders, or folders containing them (e.g. monster-ui/src/apps).
+        paths: Vec<std::path::PathBuf>,
+        /// The API root the apps call (stored as `api_url`); absent: the UI's default.
+        #[arg(long)]
+        api_url: Option<String>,
+        /// CouchDB server URL.
+        #[arg(long, env = "COUCHDB_URL", default_value = "http://127.0.0.1:5984")]
+        couchdb_url: String,
+    },
     /// Replay compat fixtures against a server (ours or a real KAZOO) and print a diff.
     Replay {
         /// A fixture file or a directory of them (searched recursively).
@@ -187,6 +199,38 @@ async fn simulate(a: SimArgs) -> anyhow::Result<bool> {
     Ok(report.errors.is_empty() && report.checksum_mismatches == 0)
 }
 
+async fn register_apps(
+    paths: Vec<std::path::PathBuf>,
+    api_url: Option<String>,
+    couchdb_url: String,
+) -> anyhow::Result<()> {
+    use kazoo_rec::apps_registry as registry;
+    anyhow::ensure!(!paths.is_empty(), "give at least one app folder");
+    let couch = kazoo_rec::couch::Couch::connect(&couchdb_url)?;
+    let master = registry::master_account(&couch).await?;
+    let schemas = kazoo_rec::schema::SchemaSet::embedded(Default::default());
+    let mut found = 0;
+    for root in &paths {
+        for app in registry::find_apps(root)? {
+            found += 1;
+            let r = registry::register(&couch, &schemas, &master, &app, api_url.as_deref()).await?;
+            println!(
+                "{} {} (id {}, {} images)",
+                if r.created { "registered" } else { "refreshed" },
+                r.name,
+                r.id,
+                r.images
+            );
+        }
+    }
+    anyhow::ensure!(
+        found > 0,
+        "no metadata/app.json found under the given paths"
+    );
+    println!("enable an app for an account: PUT /v2/accounts/{{A}}/apps_store/{{app id}} with {{\"data\": {{\"allowed_users\": \"all\"}}}}");
+    Ok(())
+}
+
 async fn gen_recordings(a: GenArgs) -> anyhow::Result<()> {
     let account = kazoo_rec::domain::ids::AccountId::parse(&a.account)
         .ok_or_else(|| anyhow::anyhow!("--account must be a 32-hex account id"))?;
@@ -231,6 +275,11 @@ fn main() -> anyhow::Result<()> {
     match command {
         Command::Serve(settings) => runtime.block_on(serve(*settings)),
         Command::GenRecordings(args) => runtime.block_on(gen_recordings(args)),
+        Command::RegisterApp {
+            paths,
+            api_url,
+            couchdb_url,
+        } => runtime.block_on(register_apps(paths, api_url, couchdb_url)),
         Command::Simulate(args) => {
             if !runtime.block_on(simulate(args))? {
                 std::process::exit(1);

@@ -72,6 +72,14 @@ impl Application {
                     web::post().to(crate::ingest::http::ingest),
                 )
                 .route(
+                    "/rec_ext/cdr/{account_id}",
+                    web::put().to(crate::ingest::cdr::store_cdr),
+                )
+                .route(
+                    "/rec_ext/cdr/{account_id}",
+                    web::post().to(crate::ingest::cdr::store_cdr),
+                )
+                .route(
                     "/rec_ext/spool",
                     web::get().to(crate::ingest::http::spool_metrics),
                 )

@@ -455,6 +455,7 @@ pub async fn list_children(ctx: Ctx) -> ApiResult<Reply> {
         start: Some(json!([id])),
         end: Some(json!([id, "\u{fff0}"])),
         map: &listing::row_value,
+        include_docs: false,
     };
     listing::load(&ctx, q).await
 }
@@ -473,6 +474,7 @@ pub async fn list_descendants(ctx: Ctx) -> ApiResult<Reply> {
         start: Some(json!([id])),
         end: Some(json!([id, "\u{fff0}"])),
         map: &map,
+        include_docs: false,
     };
     listing::load(&ctx, q).await
 }
@@ -495,6 +497,7 @@ pub async fn list_siblings(ctx: Ctx) -> ApiResult<Reply> {
         start: Some(json!([parent])),
         end: Some(json!([parent, "\u{fff0}"])),
         map: &listing::row_value,
+        include_docs: false,
     };
     listing::load(&ctx, q).await
 }

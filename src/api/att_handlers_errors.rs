@@ -29,6 +29,7 @@ pub async fn list_errors(ctx: Ctx) -> ApiResult<Reply> {
         &params,
         &filters,
         &listing::row_value,
+        false,
     )
     .await?;
     let paging = params.page_size.map(|_| Paging {

@@ -226,7 +226,17 @@ pub async fn auth_response(
     if let Some(o) = owner_id {
         out.insert("owner_id".into(), json!(o));
     }
-    out.insert("apps".into(), json!([]));
+    // KAZOO 4.3's launcher reads the installed apps from the login answer.
+    let is_admin = user
+        .as_ref()
+        .and_then(|u| u.get("priv_level"))
+        .and_then(Value::as_str)
+        == Some("admin");
+    let apps = match (owner_id, super::apps_store::allowed(state, &id).await) {
+        (Some(o), Ok(apps)) => crate::apps_registry::login_apps(&apps, o, is_admin, &language),
+        _ => json!([]),
+    };
+    out.insert("apps".into(), apps);
     out.insert("language".into(), json!(language));
     if let Some(name) = account.name() {
         out.insert("account_name".into(), json!(name));

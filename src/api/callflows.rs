@@ -24,6 +24,7 @@ pub async fn list_callflows(ctx: Ctx) -> ApiResult<Reply> {
             start: None,
             end: None,
             map: &listing::row_value,
+            include_docs: false,
         },
     )
     .await

@@ -21,6 +21,7 @@ pub async fn list_devices(ctx: Ctx) -> ApiResult<Reply> {
             start: None,
             end: None,
             map: &listing::row_value,
+            include_docs: false,
         },
     )
     .await
@@ -38,6 +39,7 @@ pub async fn list_user_devices(ctx: Ctx) -> ApiResult<Reply> {
         start: Some(json!(user)),
         end: Some(json!(user)),
         map: &listing::row_value,
+        include_docs: false,
     };
     listing::load(&ctx, q).await
 }

@@ -18,6 +18,8 @@ pub struct ViewQuery<'a> {
     pub start: Option<Value>,
     pub end: Option<Value>,
     pub map: &'a (dyn Fn(&Row) -> Option<Value> + Sync),
+    /// The mapper needs the documents, not just the view values.
+    pub include_docs: bool,
 }
 
 pub fn page_params(ctx: &Ctx) -> ApiResult<PageParams> {
@@ -77,7 +79,7 @@ pub async fn load_items(
             start_key: start.clone(),
             end_key: end.clone(),
             descending: params.descending,
-            include_docs: !filters.is_empty(),
+            include_docs: q.include_docs || !filters.is_empty(),
             limit,
             ..Default::default()
         };
@@ -128,6 +130,7 @@ pub async fn load_months(
     params: &PageParams,
     filters: &[Filter],
     map: &(dyn Fn(&Row) -> Option<Value> + Sync),
+    include_docs: bool,
 ) -> ApiResult<(Vec<Value>, Option<Value>)> {
     let mut items = vec![];
     for (i, (y, m)) in months.iter().enumerate() {
@@ -149,6 +152,7 @@ pub async fn load_months(
             start: Some(bounds.0.clone()),
             end: Some(bounds.1.clone()),
             map,
+            include_docs,
         };
         let (mut got, more) = match load_items(ctx, &q, &month_params, filters).await {
             Ok(r) => r,

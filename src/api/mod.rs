@@ -2,14 +2,19 @@
 //! dispatcher that runs the pipeline of [`request`] before a handler.
 
 pub mod accounts;
+pub mod alerts;
+pub mod apps_store;
 pub mod att_handlers_errors;
 pub mod auth;
+pub mod binary;
 pub mod callflows;
+pub mod cdrs;
 pub mod csv;
 pub mod devices;
 pub mod docs;
 pub mod envelope;
 pub mod error;
+pub mod limits;
 pub mod listing;
 pub mod metaflows;
 pub mod recording_decision;
@@ -20,6 +25,7 @@ pub mod storage;
 pub mod storage_media;
 pub mod users;
 pub mod users_guard;
+pub mod whitelabel;
 
 use envelope::{EnvelopeCtx, Reply};
 use error::{ApiError, ApiResult};
@@ -73,6 +79,162 @@ pub fn routes() -> Vec<Route> {
         route!(DELETE, "token_auth", Token, auth::revoke_token),
         route!(GET, "auth/tokeninfo", Public, auth::tokeninfo),
         route!(POST, "auth/tokeninfo", Public, auth::tokeninfo),
+        // --- whitelabel (whitelabel.rs): by domain without a token, before login
+        route!(GET, "whitelabel/{W}", Public, whitelabel::get_by_domain),
+        route!(
+            GET,
+            "whitelabel/{W}/logo",
+            Public,
+            whitelabel::get_domain_binary
+        ),
+        route!(
+            GET,
+            "whitelabel/{W}/icon",
+            Public,
+            whitelabel::get_domain_binary
+        ),
+        route!(
+            GET,
+            "whitelabel/{W}/welcome",
+            Public,
+            whitelabel::get_domain_binary
+        ),
+        route!(
+            GET,
+            "accounts/{A}/whitelabel",
+            Token,
+            whitelabel::get_whitelabel
+        ),
+        route!(
+            PUT,
+            "accounts/{A}/whitelabel",
+            Token,
+            whitelabel::create_whitelabel
+        ),
+        route!(
+            POST,
+            "accounts/{A}/whitelabel",
+            Token,
+            whitelabel::update_whitelabel
+        ),
+        route!(
+            DELETE,
+            "accounts/{A}/whitelabel",
+            Token,
+            whitelabel::delete_whitelabel
+        ),
+        route!(
+            GET,
+            "accounts/{A}/whitelabel/logo",
+            Token,
+            whitelabel::get_binary
+        ),
+        route!(
+            POST,
+            "accounts/{A}/whitelabel/logo",
+            Token,
+            whitelabel::upload_binary
+        ),
+        route!(
+            GET,
+            "accounts/{A}/whitelabel/icon",
+            Token,
+            whitelabel::get_binary
+        ),
+        route!(
+            POST,
+            "accounts/{A}/whitelabel/icon",
+            Token,
+            whitelabel::upload_binary
+        ),
+        route!(
+            GET,
+            "accounts/{A}/whitelabel/welcome",
+            Token,
+            whitelabel::get_binary
+        ),
+        route!(
+            POST,
+            "accounts/{A}/whitelabel/welcome",
+            Token,
+            whitelabel::upload_binary
+        ),
+        // --- the app store (apps_store.rs); icons and screenshots also without a token
+        route!(GET, "apps_store/{P}/icon", Public, apps_store::get_icon),
+        route!(
+            GET,
+            "apps_store/{P}/screenshot/{N}",
+            Public,
+            apps_store::get_screenshot
+        ),
+        route!(GET, "accounts/{A}/apps_store", Token, apps_store::list_apps),
+        route!(
+            GET,
+            "accounts/{A}/apps_store/blacklist",
+            Token,
+            apps_store::get_blacklist
+        ),
+        route!(
+            POST,
+            "accounts/{A}/apps_store/blacklist",
+            Token,
+            apps_store::set_blacklist
+        ),
+        route!(
+            GET,
+            "accounts/{A}/apps_store/{P}",
+            Token,
+            apps_store::get_app
+        ),
+        route!(
+            PUT,
+            "accounts/{A}/apps_store/{P}",
+            Token,
+            apps_store::modify_app
+        ),
+        route!(
+            POST,
+            "accounts/{A}/apps_store/{P}",
+            Token,
+            apps_store::modify_app
+        ),
+        route!(
+            DELETE,
+            "accounts/{A}/apps_store/{P}",
+            Token,
+            apps_store::modify_app
+        ),
+        route!(
+            GET,
+            "accounts/{A}/apps_store/{P}/icon",
+            Token,
+            apps_store::get_icon
+        ),
+        route!(
+            GET,
+            "accounts/{A}/apps_store/{P}/screenshot/{N}",
+            Token,
+            apps_store::get_screenshot
+        ),
+        // --- what Monster UI's core reads after login (alerts.rs, limits.rs)
+        route!(GET, "accounts/{A}/alerts", Token, alerts::list_alerts),
+        route!(GET, "accounts/{A}/limits", Token, limits::get_limits),
+        route!(
+            GET,
+            "accounts/{A}/ledgers/total",
+            Token,
+            limits::ledgers_total
+        ),
+        // --- call detail records (cdrs.rs); literal paths before `{C}`
+        route!(GET, "accounts/{A}/cdrs", Token, cdrs::list_cdrs),
+        route!(
+            GET,
+            "accounts/{A}/cdrs/interaction",
+            Token,
+            cdrs::list_interactions
+        ),
+        route!(GET, "accounts/{A}/cdrs/legs/{L}", Token, cdrs::get_legs),
+        route!(GET, "accounts/{A}/cdrs/{C}", Token, cdrs::get_cdr),
         // --- accounts (accounts.rs)
         route!(PUT, "accounts", Token, accounts::create_account),
         route!(GET, "accounts/{A}", Token, accounts::get_account),
@@ -245,11 +407,10 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// A route matched against a path: the account segment and the other captures.
+/// The routes matching a path (one per verb, literal ones first) and its account segment.
 struct Matched<'r> {
     routes: Vec<&'r Route>,
     account: Option<String>,
-    ids: Vec<String>,
 }
 
 fn match_path<'r>(table: &'r [Route], segs: &[&str]) -> Option<Matched<'r>> {
@@ -260,16 +421,12 @@ fn match_path<'r>(table: &'r [Route], segs: &[&str]) -> Option<Matched<'r>> {
             continue;
         }
         let mut account = None;
-        let mut ids = vec![];
         let ok = pat.iter().zip(segs).all(|(p, s)| match *p {
             "{A}" => {
                 account = Some(s.to_string());
                 true
             }
-            p if p.starts_with('{') => {
-                ids.push(s.to_string());
-                true
-            }
+            p if p.starts_with('{') => true,
             p => p == *s,
         });
         if ok {
@@ -279,13 +436,21 @@ fn match_path<'r>(table: &'r [Route], segs: &[&str]) -> Option<Matched<'r>> {
                     found = Some(Matched {
                         routes: vec![r],
                         account,
-                        ids,
                     })
                 }
             }
         }
     }
     found
+}
+
+/// The `{X}` captures (not `{A}`) of `segs` under a route's path.
+fn captures(path: &str, segs: &[&str]) -> Vec<String> {
+    path.split('/')
+        .zip(segs)
+        .filter(|(p, _)| p.starts_with('{') && *p != "{A}")
+        .map(|(_, s)| s.to_string())
+        .collect()
 }
 
 /// Nouns this service knows; an unmatched path under one of them is a plain 404.
@@ -544,9 +709,15 @@ async fn run(
     token_for_env: &mut Option<String>,
     authenticated: &mut bool,
 ) -> ApiResult<(Reply, bool)> {
-    // 1. body → envelope (400 before anything else)
+    // 1. body → envelope (400 before anything else); an image, base64 or html body is an
+    // upload (whitelabel logo/icon/welcome) handed to the handler as is.
     let body = read_body(payload, state.cfg.max_upload_size).await?;
-    let (envelope, data) = request::decode_body(&body)?;
+    let upload = request::is_upload(req.headers());
+    let (envelope, data) = if upload {
+        (serde_json::Map::new(), serde_json::json!({}))
+    } else {
+        request::decode_body(&body)?
+    };
     if crate::domain::json::depth(&data) > 64 {
         return Err(ApiError::invalid_json("All JSON must be valid"));
     }
@@ -583,15 +754,22 @@ async fn run(
             .find(|s| !s.is_empty() && !crate::domain::ids::is_hex32(s))
             .copied()
             .unwrap_or("");
-        return Err(if is_known_noun(table, last_literal) || auth.is_some() {
-            ApiError::not_found()
-        } else {
-            ApiError::invalid_credentials()
-        });
+        // Under an account, an unknown resource is crossbar's "no such module" 404, token
+        // or not (`cb_accounts:allowed_methods` has no clause for it).
+        let under_account = segs.len() >= 3 && segs[0] == "accounts";
+        return Err(
+            if under_account || is_known_noun(table, last_literal) || auth.is_some() {
+                ApiError::not_found()
+            } else {
+                ApiError::invalid_credentials()
+            },
+        );
     };
     let Some(route) = matched.routes.iter().find(|r| r.method == method) else {
         return Err(ApiError::invalid_method());
     };
+    // The captures of the route chosen (a literal and a `{X}` route may share a path).
+    let ids = captures(route.path, segs);
 
     // 4. the path account must exist
     let path_account = match &matched.account {
@@ -613,7 +791,10 @@ async fn run(
 
     // 7. content type for writes
     if matches!(method, Method::PUT | Method::POST | Method::PATCH)
-        && !request::content_type_ok(req.headers())
+        && !(request::content_type_ok(req.headers())
+            || upload && route.path.ends_with("/logo")
+            || upload && route.path.ends_with("/icon")
+            || upload && route.path.ends_with("/welcome"))
     {
         return Err(ApiError::Bare(415));
     }
@@ -643,7 +824,7 @@ async fn run(
         state: state.clone(),
         method,
         path: path.trim_end_matches('/').to_string(),
-        ids: matched.ids,
+        ids,
         query,
         envelope,
         data,
@@ -653,6 +834,7 @@ async fn run(
         client_addr,
         accept,
         headers: req.headers().clone(),
+        upload: upload.then(|| bytes::Bytes::from(body)),
     };
     let reply = (route.handler)(ctx).await?;
     if let Reply::Json(j) = &reply {

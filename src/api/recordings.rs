@@ -173,6 +173,7 @@ async fn list(ctx: Ctx, user: Option<String>) -> ApiResult<Reply> {
         &month_params,
         &filters,
         &map,
+        false,
     )
     .await?;
     let paging = params.page_size.map(|_| Paging {

@@ -59,6 +59,8 @@ pub struct Ctx {
     pub client_addr: String,
     pub accept: Option<String>,
     pub headers: actix_web::http::header::HeaderMap,
+    /// The raw body of an upload (see [`is_upload`]).
+    pub upload: Option<bytes::Bytes>,
 }
 
 impl Ctx {
@@ -261,6 +263,28 @@ pub fn authorize(auth: &Auth, account: Arc<AccountInfo>) -> ApiResult<AccountSco
 }
 
 /// Step 6 (`known_content_type`) for PUT/POST/PATCH; a missing type is treated as JSON.
+/// The base content type of the request, lowercased.
+pub fn content_type(headers: &actix_web::http::header::HeaderMap) -> String {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// A body that is a file, not a JSON envelope: images, base64 and html (crossbar's
+/// `?IMAGE_CONTENT_TYPES`, `?BASE64_CONTENT_TYPES`, `text/html`).
+pub fn is_upload(headers: &actix_web::http::header::HeaderMap) -> bool {
+    let ct = content_type(headers);
+    ct.starts_with("image/")
+        || matches!(
+            ct.as_str(),
+            "application/base64" | "application/x-base64" | "text/html"
+        )
+}
+
 pub fn content_type_ok(headers: &actix_web::http::header::HeaderMap) -> bool {
     let Some(ct) = headers.get("content-type").and_then(|v| v.to_str().ok()) else {
         return true;

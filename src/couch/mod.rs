@@ -233,18 +233,42 @@ impl Couch {
     }
 
     /// Create or update design documents so they match `docs` (by `_id`); unchanged ones
-    /// are left alone, so this is cheap to call on every start.
+    /// are left alone, so this is cheap to call on every start. A design document KAZOO
+    /// wrote (one without our `kazoo_rec` marker) is never replaced, only given the views
+    /// it lacks: KAZOO and this service share databases, and KAZOO's views are the
+    /// reference ours follow.
     pub async fn ensure_design_docs(&self, db: &str, docs: &[Value]) -> CouchResult<()> {
         for wanted in docs {
             let Some(id) = wanted.get("_id").and_then(Value::as_str) else {
                 continue;
             };
             let mut doc = wanted.clone();
+            doc["kazoo_rec"] = Value::Bool(true);
             if let Some(existing) = self.get(db, id).await? {
-                if existing.get("views") == wanted.get("views") {
+                let ours = existing.get("kazoo_rec").is_some();
+                if ours && existing.get("views") == wanted.get("views") {
                     continue;
                 }
-                if let (Some(rev), Some(obj)) = (existing.get("_rev"), doc.as_object_mut()) {
+                if !ours {
+                    let mut merged = existing.clone();
+                    let (Some(have), Some(want)) = (
+                        merged.get_mut("views").and_then(Value::as_object_mut),
+                        wanted.get("views").and_then(Value::as_object),
+                    ) else {
+                        continue;
+                    };
+                    let missing: Vec<_> = want
+                        .iter()
+                        .filter(|(k, _)| !have.contains_key(*k))
+                        .collect();
+                    if missing.is_empty() {
+                        continue;
+                    }
+                    for (k, v) in missing {
+                        have.insert(k.clone(), v.clone());
+                    }
+                    doc = merged;
+                } else if let (Some(rev), Some(obj)) = (existing.get("_rev"), doc.as_object_mut()) {
                     obj.insert("_rev".into(), rev.clone());
                 }
             }

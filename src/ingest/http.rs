@@ -50,7 +50,7 @@ fn in_cidr(addr: IpAddr, cidr: &str) -> bool {
     }
 }
 
-fn authorized(state: &AppState, req: &HttpRequest) -> bool {
+pub(crate) fn authorized(state: &AppState, req: &HttpRequest) -> bool {
     if let (Some(user), Some(pass)) = (&state.cfg.ingest_user, &state.cfg.ingest_password) {
         let expected = {
             use base64::Engine;
@@ -72,7 +72,7 @@ fn authorized(state: &AppState, req: &HttpRequest) -> bool {
         .is_some_and(|p| state.cfg.ingest_acl.iter().any(|c| in_cidr(p.ip(), c)))
 }
 
-fn error(err: ApiError, request_id: &str) -> HttpResponse {
+pub(crate) fn error(err: ApiError, request_id: &str) -> HttpResponse {
     let (message, data) = err.message_and_data();
     let body = json!({"status": "error", "error": err.code().to_string(), "message": message, "data": data, "request_id": request_id});
     HttpResponse::build(

@@ -45,7 +45,7 @@ pub(super) fn callflow(flow: Value) -> Value {
 #[test]
 fn embedded_set_has_the_whole_closure_and_every_pattern_compiles() {
     let set = embedded();
-    assert_eq!(set.names().len(), 139);
+    assert_eq!(set.names().len(), 143);
     for name in [
         "accounts",
         "users",

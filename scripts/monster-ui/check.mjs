@@ -1,0 +1,363 @@
+#!/usr/bin/env node
+// Drive a locally built Monster UI (not part of this repository) in headless
+// Chromium against our crossbar-compatible API: log in, open apps, and report
+// every API request that failed or answered >= 400.
+//
+// See README.md next to this file for how to build Monster UI and the env vars.
+
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const env = process.env;
+const MONSTER_UI_DIR = path.resolve(env.MONSTER_UI_DIR || '');
+const API_URL = withSlash(env.API_URL || 'http://127.0.0.1:8000/v2/');
+const ACCOUNT_NAME = env.ACCOUNT_NAME || '';
+const USERNAME = env.USERNAME || '';
+const PASSWORD = env.PASSWORD || '';
+const APPS = (env.APPS ?? 'recordings,storagemgmt').split(',').map((s) => s.trim()).filter(Boolean);
+const PLAYWRIGHT_DIR = env.PLAYWRIGHT_DIR || '';
+const CHROMIUM = env.CHROMIUM || '/usr/bin/chromium';
+const OUT = path.resolve(env.OUT || 'monster-ui-report/report.json');
+const OUT_DIR = path.dirname(OUT);
+// Optional: comma-separated regexes matched against "METHOD /path" (path
+// relative to API_URL); matching failures are reported but do not fail the run.
+const ALLOW_FAILURES = (env.ALLOW_FAILURES || '').split(',').map((s) => s.trim()).filter(Boolean).map((s) => new RegExp(s));
+const TIMEOUT_MS = Number(env.TIMEOUT_MS || 30000);
+const HEADED = env.HEADED === '1';
+
+function withSlash(u) { return u.endsWith('/') ? u : u + '/'; }
+function log(...a) { console.error('[monster-ui-check]', ...a); }
+function snippet(s, n = 2000) { return s == null ? s : (s.length > n ? s.slice(0, n) + `...(${s.length} bytes)` : s); }
+
+if (!env.MONSTER_UI_DIR || !fs.existsSync(path.join(MONSTER_UI_DIR, 'index.html'))) {
+  console.error('MONSTER_UI_DIR must point at a built Monster UI (directory containing index.html)');
+  process.exit(2);
+}
+
+async function loadPlaywright() {
+  if (PLAYWRIGHT_DIR) {
+    const req = createRequire(path.join(path.resolve(PLAYWRIGHT_DIR), 'package.json'));
+    return req('playwright-core');
+  }
+  return import('playwright-core');
+}
+
+// ---------------------------------------------------------------- static server
+const MIME = {
+  '.html': 'text/html; charset=utf-8', '.js': 'application/javascript; charset=utf-8',
+  '.mjs': 'application/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8', '.png': 'image/png', '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.svg': 'image/svg+xml', '.ico': 'image/x-icon',
+  '.woff': 'font/woff', '.woff2': 'font/woff2', '.ttf': 'font/ttf', '.eot': 'application/vnd.ms-fontobject',
+  '.otf': 'font/otf', '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.pdf': 'application/pdf',
+  '.txt': 'text/plain; charset=utf-8', '.map': 'application/json',
+};
+
+// Wrap the AMD define() call of js/config.js so that api.default is forced to
+// API_URL whatever form the config takes (object or factory function).
+function patchConfig(src) {
+  const prelude = `(function(){var d=window.define,u=${JSON.stringify(API_URL)};` +
+    `var patch=function(c){c=c||{};c.api=c.api||{};c.api['default']=u;return c;};` +
+    `var w=function(){var a=Array.prototype.slice.call(arguments);window.define=d;var i=a.length-1,f=a[i];` +
+    `if(typeof f==='function'){a[i]=function(){return patch(f.apply(this,arguments));};}else{a[i]=patch(f);}` +
+    `return d.apply(this,a);};w.amd=d.amd;window.define=w;})();\n`;
+  return prelude + src;
+}
+
+function startServer(root) {
+  const server = http.createServer((req, res) => {
+    let pathname;
+    try { pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname); } catch { res.writeHead(400).end(); return; }
+    if (pathname.endsWith('/')) pathname += 'index.html';
+    const file = path.join(root, path.normalize(pathname));
+    if (!file.startsWith(root + path.sep)) { res.writeHead(403).end(); return; }
+    fs.readFile(file, (err, buf) => {
+      if (err) { res.writeHead(404, { 'content-type': 'text/plain' }).end('not found'); return; }
+      let body = buf;
+      if (path.relative(root, file) === path.join('js', 'config.js')) body = Buffer.from(patchConfig(buf.toString('utf8')));
+      res.writeHead(200, {
+        'content-type': MIME[path.extname(file).toLowerCase()] || 'application/octet-stream',
+        'cache-control': 'no-store',
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+// ---------------------------------------------------------------- main
+const report = {
+  startedAt: new Date().toISOString(), apiUrl: API_URL, monsterUiDir: MONSTER_UI_DIR,
+  login: { ok: false }, apps: [], apiRequests: [], apiFailures: [], otherFailures: [],
+  blockedExternal: [], consoleErrors: [], pageErrors: [], dialogs: [], steps: [],
+};
+let step = 'load';
+const pending = new Map();
+const pageBodies = [];
+const isApi = (url) => url.startsWith(API_URL);
+
+function relPath(url) {
+  const u = url.slice(API_URL.length);
+  return '/' + u.split('?')[0];
+}
+function groupKey(r) {
+  return `${r.method} ${relPath(r.url).replace(/[0-9a-f]{32}/gi, '{id}')}`;
+}
+
+async function main() {
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const server = await startServer(MONSTER_UI_DIR);
+  const uiOrigin = `http://127.0.0.1:${server.address().port}`;
+  const apiOrigin = new URL(API_URL).origin;
+  log(`serving ${MONSTER_UI_DIR} at ${uiOrigin}/ ; API_URL=${API_URL}`);
+
+  const { chromium } = await loadPlaywright();
+  // External hosts (fonts.googleapis.com, ...) are made unresolvable instead of
+  // using Playwright request interception: interception makes Playwright answer
+  // CORS preflights itself, which would hide CORS problems of the API.
+  const apiHost = new URL(API_URL).hostname;
+  const resolverRules = `MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost, EXCLUDE ${apiHost}`;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM, headless: !HEADED,
+    args: ['--no-sandbox', `--host-resolver-rules=${resolverRules}`],
+  });
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, ignoreHTTPSErrors: true });
+  // Response bodies of failed API calls are also captured inside the page and
+  // handed over immediately, because Monster UI often reloads the page right
+  // after an error (e.g. logoutAndReload), which makes the body unavailable
+  // to the protocol afterwards.
+  await context.exposeFunction('__muiCheckBody', (method, url, status, body) => {
+    if (isApi(url)) pageBodies.push({ method, url, status, body: snippet(redact(body)) });
+  });
+  await context.addInitScript(() => {
+    const send = (m, u, s, b) => { try { window.__muiCheckBody(m, u, s, b); } catch (e) { /* ignore */ } };
+    const open = XMLHttpRequest.prototype.open;
+    XMLHttpRequest.prototype.open = function (method, url) {
+      try { this.__mui = { method: String(method).toUpperCase(), url: new URL(url, location.href).href }; } catch (e) { /* ignore */ }
+      return open.apply(this, arguments);
+    };
+    const xsend = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.send = function () {
+      const x = this;
+      x.addEventListener('loadend', () => {
+        if (!x.__mui || (x.status > 0 && x.status < 400)) return;
+        let body = null;
+        try { body = (x.responseType === '' || x.responseType === 'text') ? x.responseText : `<${x.responseType}>`; } catch (e) { /* ignore */ }
+        send(x.__mui.method, x.__mui.url, x.status, body);
+      });
+      return xsend.apply(this, arguments);
+    };
+    if (window.fetch) {
+      const f = window.fetch;
+      window.fetch = function (input, init) {
+        const method = String((init && init.method) || (input && input.method) || 'GET').toUpperCase();
+        let url; try { url = new URL(typeof input === 'string' ? input : input.url, location.href).href; } catch (e) { url = String(input); }
+        return f.apply(this, arguments).then((r) => {
+          if (r.status >= 400) r.clone().text().then((b) => send(method, url, r.status, b), () => {});
+          return r;
+        });
+      };
+    }
+  });
+  const page = await context.newPage();
+
+  page.on('request', (req) => {
+    if (!isApi(req.url())) return;
+    const rec = { step, method: req.method(), url: req.url(), status: null, requestBody: null };
+    if (req.method() !== 'GET' && req.method() !== 'OPTIONS') rec.requestBody = snippet(redact(req.postData()), 1000);
+    pending.set(req, rec);
+    report.apiRequests.push(rec);
+  });
+  page.on('response', async (resp) => {
+    const req = resp.request();
+    const rec = pending.get(req);
+    if (!rec) {
+      if (resp.status() >= 400) report.otherFailures.push({ step, method: req.method(), url: req.url(), status: resp.status() });
+      return;
+    }
+    rec.status = resp.status();
+    if (rec.status >= 400) {
+      try { rec.responseBody = snippet(redact(await resp.text())); } catch (e) { rec.responseBody = `<unreadable: ${e.message}>`; }
+    }
+  });
+  page.on('requestfailed', (req) => {
+    const rec = pending.get(req);
+    const err = req.failure()?.errorText;
+    if (rec) { rec.failed = err; return; }
+    const u = req.url();
+    if (!u.startsWith(uiOrigin) && !u.startsWith(apiOrigin)) { report.blockedExternal.push(u); return; }
+    report.otherFailures.push({ step, method: req.method(), url: u, failed: err });
+  });
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const loc = msg.location();
+    if (loc?.url && !loc.url.startsWith(uiOrigin) && !loc.url.startsWith(apiOrigin)) return; // blocked external host
+    report.consoleErrors.push({ step, text: snippet(msg.text(), 1000), url: loc?.url });
+  });
+  page.on('pageerror', (err) => report.pageErrors.push({ step, message: err.message, stack: snippet(err.stack, 2000) }));
+
+  const settle = async (ms = TIMEOUT_MS) => {
+    try { await page.waitForLoadState('networkidle', { timeout: ms }); } catch { /* keep going */ }
+    await page.waitForTimeout(750);
+    try { await page.waitForLoadState('networkidle', { timeout: ms }); } catch { /* keep going */ }
+  };
+  const shot = async (name) => {
+    const file = path.join(OUT_DIR, `${name}.png`);
+    try { await page.screenshot({ path: file, fullPage: false }); } catch (e) { log('screenshot failed', e.message); }
+    return file;
+  };
+  const visibleDialogs = () => page.evaluate(() => Array.from(document.querySelectorAll('.ui-dialog'))
+    .filter((d) => (d.checkVisibility ? d.checkVisibility() : d.offsetParent !== null))
+    .map((d) => (d.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 500))).catch(() => []);
+  const seenDialogs = new Set();
+  const recordDialogs = async () => {
+    for (const raw of await visibleDialogs()) {
+      const text = redactTokens(raw);
+      if (seenDialogs.has(text)) continue;
+      seenDialogs.add(text);
+      report.dialogs.push({ step, text });
+    }
+  };
+  const monsterState = () => page.evaluate(() => {
+    try {
+      // eslint-disable-next-line no-undef
+      const m = require('monster');
+      return { loggedIn: !!(m.util.isLoggedIn && m.util.isLoggedIn()), activeApp: m.apps.getActiveApp ? m.apps.getActiveApp() : null };
+    } catch (e) { return { loggedIn: false, activeApp: null, error: String(e) }; }
+  }).catch((e) => ({ loggedIn: false, activeApp: null, error: String(e) }));
+
+  try {
+    // ---- login page
+    step = 'load';
+    await page.goto(uiOrigin + '/', { waitUntil: 'domcontentloaded', timeout: TIMEOUT_MS });
+    await page.waitForSelector('#login', { state: 'visible', timeout: TIMEOUT_MS });
+    await settle(10000);
+    report.steps.push({ step, ok: true, screenshot: await shot('01-login-page') });
+    log('login page loaded');
+
+    // ---- login
+    step = 'login';
+    if (!USERNAME || !PASSWORD || !ACCOUNT_NAME) throw new Error('USERNAME, PASSWORD and ACCOUNT_NAME are required to log in');
+    await page.fill('#login', USERNAME);
+    await page.fill('#password', PASSWORD);
+    await page.fill('#account_name', ACCOUNT_NAME);
+    await page.click('button.login');
+    const outcome = await Promise.race([
+      page.waitForFunction(() => {
+        try { return require('monster').util.isLoggedIn() && document.querySelector('#main_topbar_apploader') !== null; } catch { return false; }
+      }, null, { timeout: TIMEOUT_MS, polling: 250 }).then(() => 'ok'),
+      page.waitForSelector('#login.monster-invalid, .error-message-wrapper:visible', { timeout: TIMEOUT_MS }).then(() => 'invalid'),
+    ]).catch((e) => `timeout: ${e.message.split('\n')[0]}`);
+    await settle();
+    await recordDialogs();
+    const st = await monsterState();
+    const loginOk = outcome === 'ok' && st.loggedIn;
+    report.login = {
+      ok: loginOk,
+      outcome: outcome === 'ok' && !loginOk ? 'logged in, then logged out again (Monster UI reloaded, see API failures)' : outcome,
+      ...st, screenshot: await shot('02-after-login'),
+    };
+    log('login:', JSON.stringify(report.login));
+    if (!report.login.ok) throw new Error(`login failed: ${report.login.outcome}`);
+
+    // ---- app launcher
+    step = 'apploader';
+    await page.evaluate(() => { try { require('monster').pub('apploader.show'); } catch { /* ignore */ } });
+    await settle(10000);
+    report.steps.push({ step, ok: true, screenshot: await shot('03-apploader') });
+
+    // ---- apps
+    let n = 4;
+    for (const app of APPS) {
+      step = `app:${app}`;
+      // monster.routing.goTo sets #/apps/<name> and parses it even when it is
+      // already the current hash (so an app opened as default app is re-rendered).
+      await page.evaluate((a) => {
+        try { require('monster').routing.goTo('apps/' + a); } catch { window.location.hash = '#/apps/' + a; }
+      }, app);
+      let opened = true;
+      try {
+        await page.waitForFunction((a) => { try { return require('monster').apps.getActiveApp() === a; } catch { return false; } },
+          app, { timeout: TIMEOUT_MS, polling: 250 });
+      } catch { opened = false; }
+      await settle();
+      await recordDialogs();
+      const s = await monsterState();
+      const contentText = await page.evaluate(() => (document.querySelector('#monster_content')?.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 300)).catch(() => '');
+      const rec = { app, opened: opened && s.activeApp === app, activeApp: s.activeApp, contentText,
+        screenshot: await shot(`${String(n++).padStart(2, '0')}-app-${app}`) };
+      report.apps.push(rec);
+      log(`app ${app}: opened=${rec.opened} activeApp=${s.activeApp}`);
+    }
+  } catch (e) {
+    report.error = e.message;
+    log('ERROR', e.message);
+    await shot('99-error');
+  } finally {
+    step = 'done';
+    await browser.close().catch(() => {});
+    server.close();
+  }
+}
+
+function redactTokens(s) {
+  return typeof s === 'string' ? s.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]+/g, '<jwt>') : s;
+}
+function redact(pBody) {
+  const body = redactTokens(pBody);
+  if (!body) return body;
+  try {
+    const j = JSON.parse(body);
+    const walk = (o) => { if (o && typeof o === 'object') for (const k of Object.keys(o)) { if (/password|credentials|secret|auth_token/i.test(k)) o[k] = '***'; else walk(o[k]); } };
+    walk(j);
+    return JSON.stringify(j);
+  } catch { return body; }
+}
+
+await main().catch((e) => { report.error = e.stack || String(e); });
+
+// ---------------------------------------------------------------- summary
+for (const r of report.apiRequests) {
+  if ((r.status >= 400 || r.status == null) && (r.responseBody == null || String(r.responseBody).startsWith('<unreadable'))) {
+    const i = pageBodies.findIndex((b) => b.method === r.method && b.url === r.url && (r.status == null || b.status === r.status));
+    if (i >= 0) { r.responseBody = pageBodies[i].body; pageBodies.splice(i, 1); }
+  }
+  if (r.failed || (r.status != null && r.status >= 400)) report.apiFailures.push(r);
+  else if (r.status == null) { r.failed = 'no response'; report.apiFailures.push(r); }
+}
+const groups = new Map();
+for (const r of report.apiFailures) {
+  const k = groupKey(r);
+  const g = groups.get(k) || { key: k, count: 0, statuses: {}, allowed: ALLOW_FAILURES.some((re) => re.test(`${r.method} ${relPath(r.url)}`)), example: r };
+  g.count++;
+  const s = r.failed ? `failed(${r.failed})` : String(r.status);
+  g.statuses[s] = (g.statuses[s] || 0) + 1;
+  groups.set(k, g);
+}
+report.failureGroups = [...groups.values()].map((g) => ({
+  key: g.key, count: g.count, statuses: g.statuses, allowed: g.allowed,
+  exampleUrl: g.example.url, exampleStep: g.example.step, exampleBody: snippet(g.example.responseBody, 500),
+}));
+report.finishedAt = new Date().toISOString();
+fs.mkdirSync(OUT_DIR, { recursive: true });
+fs.writeFileSync(OUT, JSON.stringify(report, null, 2));
+
+const blocking = report.failureGroups.filter((g) => !g.allowed);
+const appsNotOpened = report.apps.filter((a) => !a.opened);
+console.log(`\nMonster UI check against ${API_URL}`);
+console.log(`  login: ${report.login.ok ? 'ok' : 'FAILED'}${report.error ? `  (error: ${report.error.split('\n')[0]})` : ''}`);
+for (const a of report.apps) console.log(`  app ${a.app}: ${a.opened ? 'opened' : `NOT opened (active: ${a.activeApp})`}`);
+console.log(`  API requests: ${report.apiRequests.length}, failed: ${report.apiFailures.length}`);
+for (const g of report.failureGroups) {
+  console.log(`   ${g.allowed ? '(allowed) ' : ''}${g.key}  x${g.count}  ${JSON.stringify(g.statuses)}`);
+  if (g.exampleBody) console.log(`       ${String(g.exampleBody).replace(/\s+/g, ' ').slice(0, 300)}`);
+}
+if (report.otherFailures.length) console.log(`  non-API failures: ${report.otherFailures.length} (e.g. ${report.otherFailures.slice(0, 3).map((f) => `${f.status || f.failed} ${f.url}`).join(', ')})`);
+console.log(`  page errors: ${report.pageErrors.length}, console errors: ${report.consoleErrors.length}, error dialogs: ${report.dialogs.length}`);
+for (const p of report.pageErrors.slice(0, 10)) console.log(`   pageerror [${p.step}] ${p.message}`);
+console.log(`  report: ${OUT}`);
+
+const ok = report.login.ok && !report.error && blocking.length === 0 && appsNotOpened.length === 0;
+process.exit(ok ? 0 : 1);
