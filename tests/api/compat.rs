@@ -30,17 +30,31 @@ async fn every_compat_fixture_replays() {
     dirs.sort();
     let mut reports = vec![];
     for dir in dirs {
-        let target = if dir.ends_with("storage") {
-            &local_app
+        // `storage/` as a whole; in `monster-ui/` the storage flow (storage_*.json) alone.
+        let files = if dir.ends_with("monster-ui") {
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            files.sort();
+            files
         } else {
-            &app
+            vec![dir.clone()]
         };
-        let opts = ReplayOptions {
-            target: target.base.clone(),
-            vars: vars.clone(),
-            filter: None,
-        };
-        reports.extend(replay_dir(&dir, &opts).await);
+        for path in files {
+            let needs_local_urls = dir.ends_with("storage")
+                || path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("storage"));
+            let target = if needs_local_urls { &local_app } else { &app };
+            let opts = ReplayOptions {
+                target: target.base.clone(),
+                vars: vars.clone(),
+                filter: None,
+            };
+            reports.extend(replay_dir(&path, &opts).await);
+        }
     }
     assert!(reports.len() >= 12, "fixtures found: {}", reports.len());
     let failed: Vec<_> = reports.iter().filter(|r| !r.passed()).collect();
@@ -48,8 +62,10 @@ async fn every_compat_fixture_replays() {
 }
 
 /// An account holding recordings at known times around the month boundary, and a user
-/// owning some of them, for `compat-fixtures/recordings/`. Against a real KAZOO the
-/// operator passes the same variables for an account of theirs.
+/// owning some of them, for `compat-fixtures/recordings/` and the recording pages in
+/// `compat-fixtures/monster-ui/` (which also use the gregorian windows
+/// `recordings_{this,previous}_month_{from,to}` around the two groups). Against a real KAZOO
+/// the operator passes the same variables for an account of theirs.
 async fn recordings_vars(app: &TestApp, vars: &mut BTreeMap<String, serde_json::Value>) {
     use kazoo_rec::domain::{ids::AccountId, time};
     let (acct, name, admin) = app.account_with_admin(None).await;
@@ -91,6 +107,21 @@ async fn recordings_vars(app: &TestApp, vars: &mut BTreeMap<String, serde_json::
         .await
         .unwrap();
     let (py, pm) = time::year_month(month_start - 3600);
+    // gregorian windows around the two groups (Monster UI's created_from/created_to)
+    let greg = |unix: i64| unix + time::UNIX_EPOCH_IN_GREGORIAN;
+    vars.insert(
+        "recordings_this_month_from".into(),
+        json!(greg(month_start)),
+    );
+    vars.insert("recordings_this_month_to".into(), json!(greg(now + 3600)));
+    vars.insert(
+        "recordings_previous_month_from".into(),
+        json!(greg(month_start - 86400)),
+    );
+    vars.insert(
+        "recordings_previous_month_to".into(),
+        json!(greg(month_start - 1)),
+    );
     vars.insert("recordings_account_id".into(), json!(acct));
     vars.insert("recordings_account_name".into(), json!(name));
     vars.insert("recordings_owner_id".into(), json!(owner));
