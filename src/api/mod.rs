@@ -17,6 +17,7 @@ pub mod error;
 pub mod limits;
 pub mod listing;
 pub mod metaflows;
+pub mod queues;
 pub mod recording_decision;
 pub mod recording_media;
 pub mod recordings;
@@ -235,6 +236,41 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(GET, "accounts/{A}/cdrs/legs/{L}", Token, cdrs::get_legs),
         route!(GET, "accounts/{A}/cdrs/{C}", Token, cdrs::get_cdr),
+        // --- ACDc queues (queues.rs)
+        route!(GET, "accounts/{A}/queues", Token, queues::list_queues),
+        route!(PUT, "accounts/{A}/queues", Token, queues::create_queue),
+        route!(GET, "accounts/{A}/queues/{Q}", Token, queues::get_queue),
+        route!(POST, "accounts/{A}/queues/{Q}", Token, queues::update_queue),
+        route!(
+            PATCH,
+            "accounts/{A}/queues/{Q}",
+            Token,
+            queues::update_queue
+        ),
+        route!(
+            DELETE,
+            "accounts/{A}/queues/{Q}",
+            Token,
+            queues::delete_queue
+        ),
+        route!(
+            GET,
+            "accounts/{A}/queues/{Q}/roster",
+            Token,
+            queues::get_roster
+        ),
+        route!(
+            POST,
+            "accounts/{A}/queues/{Q}/roster",
+            Token,
+            queues::set_roster
+        ),
+        route!(
+            DELETE,
+            "accounts/{A}/queues/{Q}/roster",
+            Token,
+            queues::delete_roster
+        ),
         // --- accounts (accounts.rs)
         route!(PUT, "accounts", Token, accounts::create_account),
         route!(GET, "accounts/{A}", Token, accounts::get_account),

@@ -12,6 +12,7 @@ mod ingest_faults;
 mod kazoo_docs;
 mod monster_ui;
 mod pipeline;
+mod queues;
 mod recordings;
 mod simulate;
 mod storage;
