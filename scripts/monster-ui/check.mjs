@@ -26,6 +26,8 @@ const OUT_DIR = path.dirname(OUT);
 const ALLOW_FAILURES = (env.ALLOW_FAILURES || '').split(',').map((s) => s.trim()).filter(Boolean).map((s) => new RegExp(s));
 const TIMEOUT_MS = Number(env.TIMEOUT_MS || 30000);
 const HEADED = env.HEADED === '1';
+// Apps (of APPS) whose extra actions run after they open: see APP_ACTION_FNS below.
+const APP_ACTIONS = (env.APP_ACTIONS ?? 'recordings,recordings-community').split(',').map((s) => s.trim()).filter(Boolean);
 
 function withSlash(u) { return u.endsWith('/') ? u : u + '/'; }
 function log(...a) { console.error('[monster-ui-check]', ...a); }
@@ -90,13 +92,14 @@ function startServer(root) {
 // ---------------------------------------------------------------- main
 const report = {
   startedAt: new Date().toISOString(), apiUrl: API_URL, monsterUiDir: MONSTER_UI_DIR,
-  login: { ok: false }, apps: [], apiRequests: [], apiFailures: [], otherFailures: [],
+  login: { ok: false }, apps: [], actions: [], apiRequests: [], apiFailures: [], otherFailures: [],
   blockedExternal: [], consoleErrors: [], pageErrors: [], dialogs: [], steps: [],
 };
 let step = 'load';
 const pending = new Map();
 const pageBodies = [];
 const isApi = (url) => url.startsWith(API_URL);
+function pageOf(req) { try { return req.frame().page(); } catch { return null; } }
 
 function relPath(url) {
   const u = url.slice(API_URL.length);
@@ -163,14 +166,19 @@ async function main() {
   });
   const page = await context.newPage();
 
-  page.on('request', (req) => {
+  // Network events are taken from the whole context, so that requests of popups (e.g. a
+  // download link with target=_blank) count too, and from every resource type: an <audio>
+  // element's media request or a popup's document request is an API request as well.
+  context.on('request', (req) => {
     if (!isApi(req.url())) return;
-    const rec = { step, method: req.method(), url: req.url(), status: null, requestBody: null };
+    const rec = { step, method: req.method(), url: req.url(), resourceType: req.resourceType(), status: null, requestBody: null };
+    const pg = pageOf(req);
+    if (pg && pg !== page) rec.popup = true;
     if (req.method() !== 'GET' && req.method() !== 'OPTIONS') rec.requestBody = snippet(redact(req.postData()), 1000);
     pending.set(req, rec);
     report.apiRequests.push(rec);
   });
-  page.on('response', async (resp) => {
+  context.on('response', async (resp) => {
     const req = resp.request();
     const rec = pending.get(req);
     if (!rec) {
@@ -178,11 +186,17 @@ async function main() {
       return;
     }
     rec.status = resp.status();
+    if (rec.resourceType !== 'xhr' && rec.resourceType !== 'fetch') {
+      const h = resp.headers();
+      rec.contentType = h['content-type'];
+      if (h['content-length']) rec.contentLength = Number(h['content-length']);
+      if (h['content-range']) rec.contentRange = h['content-range'];
+    }
     if (rec.status >= 400) {
       try { rec.responseBody = snippet(redact(await resp.text())); } catch (e) { rec.responseBody = `<unreadable: ${e.message}>`; }
     }
   });
-  page.on('requestfailed', (req) => {
+  context.on('requestfailed', (req) => {
     const rec = pending.get(req);
     const err = req.failure()?.errorText;
     if (rec) { rec.failed = err; return; }
@@ -190,13 +204,17 @@ async function main() {
     if (!u.startsWith(uiOrigin) && !u.startsWith(apiOrigin)) { report.blockedExternal.push(u); return; }
     report.otherFailures.push({ step, method: req.method(), url: u, failed: err });
   });
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const loc = msg.location();
-    if (loc?.url && !loc.url.startsWith(uiOrigin) && !loc.url.startsWith(apiOrigin)) return; // blocked external host
-    report.consoleErrors.push({ step, text: snippet(msg.text(), 1000), url: loc?.url });
-  });
-  page.on('pageerror', (err) => report.pageErrors.push({ step, message: err.message, stack: snippet(err.stack, 2000) }));
+  const watchPage = (p, label) => {
+    p.on('console', (msg) => {
+      if (msg.type() !== 'error') return;
+      const loc = msg.location();
+      if (loc?.url && !loc.url.startsWith(uiOrigin) && !loc.url.startsWith(apiOrigin)) return; // blocked external host
+      report.consoleErrors.push({ step, page: label, text: snippet(msg.text(), 1000), url: loc?.url });
+    });
+    p.on('pageerror', (err) => report.pageErrors.push({ step, page: label, message: err.message, stack: snippet(err.stack, 2000) }));
+  };
+  watchPage(page, 'main');
+  context.on('page', (p) => { if (p !== page) watchPage(p, 'popup'); });
 
   const settle = async (ms = TIMEOUT_MS) => {
     try { await page.waitForLoadState('networkidle', { timeout: ms }); } catch { /* keep going */ }
@@ -210,14 +228,14 @@ async function main() {
   };
   const visibleDialogs = () => page.evaluate(() => Array.from(document.querySelectorAll('.ui-dialog'))
     .filter((d) => (d.checkVisibility ? d.checkVisibility() : d.offsetParent !== null))
-    .map((d) => (d.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 500))).catch(() => []);
+    .map((d) => ({ alert: d.classList.contains('monster-alert'), text: (d.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 500) }))).catch(() => []);
   const seenDialogs = new Set();
   const recordDialogs = async () => {
-    for (const raw of await visibleDialogs()) {
-      const text = redactTokens(raw);
-      if (seenDialogs.has(text)) continue;
+    for (const d of await visibleDialogs()) {
+      const text = redactTokens(d.text);
+      if (seenDialogs.has(text) || expectedDialogs.has(text)) continue;
       seenDialogs.add(text);
-      report.dialogs.push({ step, text });
+      report.dialogs.push({ step, alert: d.alert, text });
     }
   };
   const monsterState = () => page.evaluate(() => {
@@ -227,6 +245,213 @@ async function main() {
       return { loggedIn: !!(m.util.isLoggedIn && m.util.isLoggedIn()), activeApp: m.apps.getActiveApp ? m.apps.getActiveApp() : null };
     } catch (e) { return { loggedIn: false, activeApp: null, error: String(e) }; }
   }).catch((e) => ({ loggedIn: false, activeApp: null, error: String(e) }));
+
+  // ---------------------------------------------------------------- per-app actions
+  // Each action pushes { app, action, ok, ... } to report.actions and takes a screenshot.
+  // Selectors come from the apps' views: recordings (kazoo-classic/monster-ui-recordings,
+  // views/recordings-rows.html, received-recordings.html) and recordings-community
+  // (bpbp-boop/monster-ui-recordings-community, views/recordings-rows.html).
+  const ROWS = '#monster_content tr.recording-row';
+  const expectedDialogs = new Set(); // dialog texts opened on purpose by an action (not errors)
+  const mediaState = (p, sel) => p.evaluate((s) => {
+    const a = document.querySelector(s);
+    if (!a) return null;
+    return { readyState: a.readyState, networkState: a.networkState, error: a.error ? { code: a.error.code, message: a.error.message } : null,
+      duration: Number.isFinite(a.duration) ? Math.round(a.duration * 10) / 10 : String(a.duration),
+      currentTime: Math.round(a.currentTime * 100) / 100, paused: a.paused, src: a.currentSrc || a.src };
+  }, sel).catch((e) => ({ error: { message: String(e) } }));
+  const waitMedia = async (p, sel) => {
+    // enough data to play (readyState >= 3) or an error, then give playback a moment
+    await p.waitForFunction((s) => { const a = document.querySelector(s); return a && (a.error || a.readyState >= 3); },
+      sel, { timeout: Math.min(TIMEOUT_MS, 15000), polling: 200 }).catch(() => {});
+    await p.waitForTimeout(1500);
+    return mediaState(p, sel);
+  };
+  const firstRow = async () => {
+    try { await page.locator(ROWS).first().waitFor({ state: 'visible', timeout: Math.min(TIMEOUT_MS, 15000) }); } catch { return null; }
+    return page.locator(ROWS).first();
+  };
+  const rowCount = () => page.locator(ROWS).count().catch(() => 0);
+  const magic = (buf) => {
+    if (!buf || buf.length < 3) return 'empty';
+    if (buf[0] === 0x49 && buf[1] === 0x44 && buf[2] === 0x33) return 'mp3 (ID3)';
+    if (buf[0] === 0xff && (buf[1] & 0xe0) === 0xe0) return 'mp3 (frame sync)';
+    if (buf.slice(0, 4).toString() === 'RIFF') return 'wav';
+    return `unknown (${buf.slice(0, 8).toString('hex')})`;
+  };
+  // Fetch a URL outside the browser (Node) to check what the link returns in full.
+  const fetchCheck = async (url) => {
+    try {
+      const r = await fetch(url);
+      const buf = Buffer.from(await r.arrayBuffer());
+      return { status: r.status, contentType: r.headers.get('content-type'), contentDisposition: r.headers.get('content-disposition'),
+        bytes: buf.length, format: magic(buf), body: r.status >= 400 ? snippet(redact(buf.toString('utf8')), 500) : undefined };
+    } catch (e) { return { error: String(e) }; }
+  };
+  const apiDuring = (stepName) => report.apiRequests.filter((r) => r.step === stepName)
+    .map((r) => ({ method: r.method, path: relPath(r.url), query: (r.url.split('?')[1] || '').replace(/auth_token=[^&]+/, 'auth_token=***'),
+      type: r.resourceType, status: r.status, contentType: r.contentType, contentLength: r.contentLength, contentRange: r.contentRange,
+      failed: r.failed, popup: r.popup }));
+  const runAction = async (app, name, shotName, fn) => {
+    const prev = step;
+    step = `app:${app}:${name}`;
+    const res = { app, action: name, ok: false };
+    try { Object.assign(res, await fn(res)); } catch (e) { res.error = e.message.split('\n')[0]; }
+    res.apiRequests = apiDuring(step);
+    await recordDialogs();
+    res.screenshot = res.screenshot || await shot(shotName);
+    report.actions.push(res);
+    log(`action ${app}/${name}: ${res.ok ? 'ok' : 'FAILED'}${res.error ? ` (${res.error})` : ''}`);
+    step = prev;
+    return res;
+  };
+
+  // Click the play button of the first row; the app appends <audio src="recordings/{id}?accept=audio/mpeg&auth_token=…">.
+  const playFirst = async (app, prefix, playSel, idAttr) => runAction(app, 'play', `${prefix}a-play`, async () => {
+    const row = await firstRow();
+    if (!row) return { ok: false, skipped: 'no recording rows' };
+    if (!(await row.locator(playSel).count())) return { ok: false, skipped: `no play button (${playSel})` };
+    const mediaId = await row.getAttribute(idAttr);
+    const respP = page.waitForResponse((r) => isApi(r.url()) && r.url().includes(`/recordings/${mediaId}`) && r.request().resourceType() === 'media',
+      { timeout: Math.min(TIMEOUT_MS, 15000) }).catch(() => null);
+    await row.locator(playSel).click();
+    const resp = await respP;
+    const sel = '#monster_content .recording-player audio';
+    const audio = await waitMedia(page, sel);
+    const out = { mediaId, rows: await rowCount(), audio };
+    if (resp) {
+      out.request = { status: resp.status(), contentType: resp.headers()['content-type'], range: (await resp.request().allHeaders().catch(() => ({}))).range,
+        contentRange: resp.headers()['content-range'], contentLength: resp.headers()['content-length'] };
+    }
+    out.screenshot = await shot(`${prefix}a-play`);
+    // close the player (the app ignores other rows' buttons while one plays)
+    await page.locator('#monster_content .recording-player .close-player').first().click({ timeout: 5000 }).catch(() => {});
+    out.playerClosed = (await page.locator('#monster_content .recording-player').count()) === 0;
+    out.ok = !!resp && resp.status() < 400 && !!audio && !audio.error && audio.readyState >= 1;
+    return out;
+  });
+
+  // Click the download link of the first row (<a href=… target=_blank>): a popup page or a download.
+  const downloadFirst = async (app, prefix, linkSel) => runAction(app, 'download', `${prefix}b-download`, async () => {
+    const row = await firstRow();
+    if (!row) return { ok: false, skipped: 'no recording rows' };
+    const link = row.locator(linkSel).first();
+    if (!(await link.count())) return { ok: false, skipped: `no download link (${linkSel})` };
+    const href = await link.getAttribute('href');
+    let download = null;
+    const onDl = (d) => { download = d; };
+    page.on('download', onDl);
+    const popupP = page.waitForEvent('popup', { timeout: 10000 }).catch(() => null);
+    await link.click();
+    const popup = await popupP;
+    const out = { href: (href || '').replace(/auth_token=[^&]+/, 'auth_token=***') };
+    if (popup) {
+      popup.on('download', onDl);
+      await popup.waitForLoadState('load', { timeout: 10000 }).catch(() => {});
+      const m = await waitMedia(popup, 'video, audio');
+      out.popup = { url: popup.url().replace(/auth_token=[^&]+/, 'auth_token=***'), media: m };
+      if (!popup.isClosed()) {
+        out.screenshot = path.join(OUT_DIR, `${prefix}b-download-popup.png`);
+        await popup.screenshot({ path: out.screenshot }).catch((e) => { out.screenshot = `failed: ${e.message}`; });
+      }
+    }
+    await page.waitForTimeout(500);
+    if (download) {
+      const file = path.join(OUT_DIR, `${prefix}b-download-${download.suggestedFilename()}`);
+      await download.saveAs(file).catch(() => {});
+      const buf = fs.existsSync(file) ? fs.readFileSync(file) : null;
+      out.download = { suggestedFilename: download.suggestedFilename(), failure: await download.failure(), file, bytes: buf?.length, format: magic(buf) };
+    }
+    page.off('download', onDl);
+    if (popup && !popup.isClosed()) await popup.close().catch(() => {});
+    out.fetchCheck = await fetchCheck(href);
+    const docOk = apiDuring(step).some((r) => r.status != null && r.status < 400 && (r.type === 'document' || r.type === 'media'));
+    out.ok = (!!download && !out.download.failure && out.download.bytes > 0) ||
+      (!!popup && docOk && !!out.popup.media && !out.popup.media.error && out.popup.media.readyState >= 1);
+    return out;
+  });
+
+  // Click the call-details button of the first row: GET cdrs/{YYYYMM-call_id}, then a dialog
+  // with the CDR as JSON (or an alert "no CDR" on 404).
+  const detailsFirst = async (app, prefix) => runAction(app, 'details', `${prefix}c-details`, async () => {
+    const row = await firstRow();
+    if (!row) return { ok: false, skipped: 'no recording rows' };
+    const callId = await row.getAttribute('data-call-id');
+    const respP = page.waitForResponse((r) => isApi(r.url()) && relPath(r.url()).includes('/cdrs/'), { timeout: Math.min(TIMEOUT_MS, 15000) }).catch(() => null);
+    await row.locator('.details-rec').click();
+    const resp = await respP;
+    const out = { callId };
+    if (resp) {
+      out.request = { path: relPath(resp.url()), status: resp.status() };
+      try { const j = await resp.json(); out.cdr = { id: j.data?.id, call_id: j.data?.call_id, keys: Object.keys(j.data || {}).length }; } catch { /* not json */ }
+    }
+    await page.waitForSelector('.ui-dialog:visible', { timeout: 10000 }).catch(() => {});
+    await page.waitForTimeout(500);
+    const dlg = await page.evaluate(() => {
+      const d = Array.from(document.querySelectorAll('.ui-dialog')).find((e) => (e.checkVisibility ? e.checkVisibility() : e.offsetParent !== null));
+      if (!d) return null;
+      return { title: (d.querySelector('.ui-dialog-title')?.innerText || '').trim(), alert: d.classList.contains('monster-alert'),
+        cdrDialog: !!d.querySelector('#recordings_cdr_details_dialog'), jsonNodes: d.querySelectorAll('#jsoneditor *').length,
+        text: (d.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 800) };
+    }).catch(() => null);
+    out.dialog = dlg;
+    if (dlg) expectedDialogs.add(redactTokens(dlg.text.slice(0, 500)));
+    out.screenshot = await shot(`${prefix}c-details`);
+    const callIdPart = (callId || '').replace(/^\d{6}-/, '');
+    out.dialogShowsCallId = !!dlg && dlg.text.includes(callIdPart);
+    await page.locator('.ui-dialog:visible .ui-dialog-titlebar-close').first().click({ timeout: 5000 }).catch(() => page.keyboard.press('Escape'));
+    out.ok = !!resp && resp.status() === 200 && !!dlg && dlg.cdrDialog && out.dialogShowsCallId;
+    return out;
+  });
+
+  // "Filter by Dates": open the date range, apply it as set by the app (today only), then
+  // with the start date 30 days back (the app allows 31).
+  const dateFilter = async (app, prefix) => runAction(app, 'date-filter', `${prefix}d-date-filter`, async () => {
+    const toggle = page.locator('#monster_content .filter-by-date .expand-dates .toggle-filter');
+    if (!(await toggle.count())) return { ok: false, skipped: 'no "Filter by Dates" link' };
+    await toggle.click();
+    await page.waitForSelector('#monster_content .filter-by-date.active', { timeout: 5000 });
+    const apply = async (label) => {
+      const dates = await page.evaluate(() => ({ from: document.querySelector('#startDate')?.value, to: document.querySelector('#endDate')?.value }));
+      const respP = page.waitForResponse((r) => isApi(r.url()) && /\/recordings$/.test(relPath(r.url())) && r.request().method() === 'GET',
+        { timeout: Math.min(TIMEOUT_MS, 15000) }).catch(() => null);
+      await page.locator('#monster_content .filter-by-date .apply-filter').click();
+      const resp = await respP;
+      await settle(10000);
+      const res = { label, dates, rows: await rowCount(),
+        total: (await page.locator('#monster_content .count-wrapper[data-type="total"] .count-text').innerText().catch(() => '')).trim() };
+      if (resp) {
+        const q = new URL(resp.url()).searchParams;
+        res.request = { status: resp.status(), created_from: q.get('created_from'), created_to: q.get('created_to'), query: resp.url().split('?')[1] };
+        try { res.returned = (await resp.json()).data?.length; } catch { /* ignore */ }
+      }
+      return res;
+    };
+    const runs = [await apply('default range')];
+    await page.evaluate(() => {
+      // eslint-disable-next-line no-undef
+      const $ = require('jquery');
+      const d = new Date(); d.setDate(d.getDate() - 30);
+      $('#monster_content #startDate').datepicker('setDate', d);
+      $('#monster_content #endDate').datepicker('setDate', new Date());
+    });
+    runs.push(await apply('last 30 days'));
+    const out = { runs, screenshot: await shot(`${prefix}d-date-filter`) };
+    out.ok = runs.every((r) => r.request && r.request.status === 200 && r.request.created_from && r.request.created_to);
+    return out;
+  });
+
+  const APP_ACTION_FNS = {
+    recordings: async (prefix) => {
+      await playFirst('recordings', prefix, '.play-rec', 'data-media-id');
+      await downloadFirst('recordings', prefix, 'a:has(.download-rec)');
+      await detailsFirst('recordings', prefix);
+      await dateFilter('recordings', prefix);
+    },
+    'recordings-community': async (prefix) => {
+      await playFirst('recordings-community', prefix, '.play-recording', 'data-recording-id');
+    },
+  };
 
   try {
     // ---- login page
@@ -290,6 +515,10 @@ async function main() {
         screenshot: await shot(`${String(n++).padStart(2, '0')}-app-${app}`) };
       report.apps.push(rec);
       log(`app ${app}: opened=${rec.opened} activeApp=${s.activeApp}`);
+      if (rec.opened && APP_ACTIONS.includes(app) && APP_ACTION_FNS[app]) {
+        await APP_ACTION_FNS[app](path.basename(rec.screenshot, '.png'));
+        step = `app:${app}`;
+      }
     }
   } catch (e) {
     report.error = e.message;
@@ -302,6 +531,18 @@ async function main() {
   }
 }
 
+function actionSummary(a) {
+  const m = (x) => (x ? `readyState=${x.readyState} duration=${x.duration} t=${x.currentTime}${x.error ? ` error=${x.error.code || ''} ${x.error.message}` : ''}` : 'none');
+  switch (a.action) {
+    case 'play': return a.request ? `GET ${a.request.status} ${a.request.contentType}${a.request.contentRange ? ` (${a.request.contentRange})` : ''}; audio ${m(a.audio)}` : `no media request; audio ${m(a.audio)}`;
+    case 'download': return [a.download ? `download ${a.download.suggestedFilename} ${a.download.bytes} bytes ${a.download.format}` : null,
+      a.popup ? `popup media ${m(a.popup.media)}` : null,
+      a.fetchCheck ? `fetch ${a.fetchCheck.status} ${a.fetchCheck.contentType} ${a.fetchCheck.bytes} bytes ${a.fetchCheck.format}` : null].filter(Boolean).join('; ');
+    case 'details': return `${a.request ? `GET ${a.request.path} ${a.request.status}` : 'no cdrs request'}; dialog ${a.dialog ? `"${a.dialog.title}"${a.dialog.alert ? ' (alert)' : ''} shows call id: ${a.dialogShowsCallId}` : 'none'}`;
+    case 'date-filter': return (a.runs || []).map((r) => `${r.label} ${r.dates?.from}..${r.dates?.to}: ${r.request ? `GET ${r.request.status} created_from=${r.request.created_from} created_to=${r.request.created_to} returned=${r.returned}` : 'no request'} rows=${r.rows} total=${r.total}`).join('; ');
+    default: return '';
+  }
+}
 function redactTokens(s) {
   return typeof s === 'string' ? s.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]+/g, '<jwt>') : s;
 }
@@ -324,6 +565,11 @@ for (const r of report.apiRequests) {
     const i = pageBodies.findIndex((b) => b.method === r.method && b.url === r.url && (r.status == null || b.status === r.status));
     if (i >= 0) { r.responseBody = pageBodies[i].body; pageBodies.splice(i, 1); }
   }
+  // A media element or a media document stops reading once it has enough (and the player
+  // is closed): net::ERR_ABORTED after a good response is not a failure of the API.
+  if (r.failed === 'net::ERR_ABORTED' && r.status != null && r.status < 400 && (r.resourceType === 'media' || r.resourceType === 'document')) {
+    r.abortedAfterResponse = r.failed; delete r.failed;
+  }
   if (r.failed || (r.status != null && r.status >= 400)) report.apiFailures.push(r);
   else if (r.status == null) { r.failed = 'no response'; report.apiFailures.push(r); }
 }
@@ -342,13 +588,14 @@ report.failureGroups = [...groups.values()].map((g) => ({
 }));
 report.finishedAt = new Date().toISOString();
 fs.mkdirSync(OUT_DIR, { recursive: true });
-fs.writeFileSync(OUT, JSON.stringify(report, null, 2));
+fs.writeFileSync(OUT, redactTokens(JSON.stringify(report, null, 2)));
 
 const blocking = report.failureGroups.filter((g) => !g.allowed);
 const appsNotOpened = report.apps.filter((a) => !a.opened);
 console.log(`\nMonster UI check against ${API_URL}`);
 console.log(`  login: ${report.login.ok ? 'ok' : 'FAILED'}${report.error ? `  (error: ${report.error.split('\n')[0]})` : ''}`);
 for (const a of report.apps) console.log(`  app ${a.app}: ${a.opened ? 'opened' : `NOT opened (active: ${a.activeApp})`}`);
+for (const a of report.actions) console.log(`  action ${a.app}/${a.action}: ${a.ok ? 'ok' : (a.skipped ? `skipped (${a.skipped})` : 'FAILED')}${a.error ? `  (error: ${a.error})` : ''}  ${actionSummary(a)}`);
 console.log(`  API requests: ${report.apiRequests.length}, failed: ${report.apiFailures.length}`);
 for (const g of report.failureGroups) {
   console.log(`   ${g.allowed ? '(allowed) ' : ''}${g.key}  x${g.count}  ${JSON.stringify(g.statuses)}`);
@@ -356,8 +603,10 @@ for (const g of report.failureGroups) {
 }
 if (report.otherFailures.length) console.log(`  non-API failures: ${report.otherFailures.length} (e.g. ${report.otherFailures.slice(0, 3).map((f) => `${f.status || f.failed} ${f.url}`).join(', ')})`);
 console.log(`  page errors: ${report.pageErrors.length}, console errors: ${report.consoleErrors.length}, error dialogs: ${report.dialogs.length}`);
+for (const d of report.dialogs.slice(0, 10)) console.log(`   dialog [${d.step}]${d.alert ? ' (alert)' : ''} ${d.text.slice(0, 200)}`);
 for (const p of report.pageErrors.slice(0, 10)) console.log(`   pageerror [${p.step}] ${p.message}`);
 console.log(`  report: ${OUT}`);
 
-const ok = report.login.ok && !report.error && blocking.length === 0 && appsNotOpened.length === 0;
+const actionsFailed = report.actions.filter((a) => !a.ok);
+const ok = report.login.ok && !report.error && blocking.length === 0 && appsNotOpened.length === 0 && actionsFailed.length === 0;
 process.exit(ok ? 0 : 1);

@@ -176,6 +176,19 @@ async fn list(ctx: Ctx, user: Option<String>) -> ApiResult<Reply> {
         false,
     )
     .await?;
+    // Our extension: `group_by=interaction` lists each call once, as its user sees it, with
+    // its legs' recordings underneath (paging still counts recordings).
+    let items = match ctx.query("group_by") {
+        Some("interaction") => crate::call_view::group_by_interaction(items, !params.descending),
+        None => items,
+        Some(other) => {
+            return Err(ApiError::validation(
+                "group_by",
+                "enum",
+                json!({"message": "Value not found in enumerated list of values", "target": ["interaction"], "value": other}),
+            ))
+        }
+    };
     let paging = params.page_size.map(|_| Paging {
         page_size: items.len(),
         start_key: params.start_key.clone(),

@@ -378,3 +378,87 @@ async fn read_play_download_and_delete() {
         .await;
     assert!(!ids_of(&list.body).contains(id));
 }
+
+#[tokio::test]
+async fn one_call_one_entry_with_the_users_direction() {
+    let app = spawn_app().await;
+    let (acct, _, admin) = app.account_with_admin(None).await;
+    let put = |meta: Value| {
+        let app = &app;
+        let acct = acct.clone();
+        async move {
+            let r = app
+                .client
+                .put(format!("{}/rec_ext/ingest/{acct}", app.base))
+                .header("x-recording-metadata", meta.to_string())
+                .body(b"audio".to_vec())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201);
+        }
+    };
+    let now = kazoo_rec::domain::time::now_gregorian();
+    // a user's call to the PSTN: both legs recorded, KAZOO labels them inbound + outbound
+    put(json!({"call_id": "out-a", "interaction_id": "i-out", "start": now - 100, "duration_ms": 30_000,
+               "direction": "inbound", "origin": "inbound from onnet to account"}))
+    .await;
+    put(json!({"call_id": "out-b", "interaction_id": "i-out", "start": now - 99, "duration_ms": 29_000,
+               "direction": "outbound", "origin": "outbound to offnet from account",
+               "custom_channel_vars": {"Resource-Type": "offnet-termination"}}))
+    .await;
+    // a PSTN call in to a device
+    put(json!({"call_id": "in-a", "interaction_id": "i-in", "start": now - 50, "duration_ms": 10_000,
+               "direction": "inbound", "origin": "inbound from offnet to endpoint"}))
+    .await;
+    let path = format!("/v2/accounts/{acct}/recordings");
+    // (the document is written at once, or by the delivery worker moments later)
+    let mut listed = 0;
+    for _ in 0..50 {
+        let r = app.call(Method::GET, &path, Some(&admin), None).await;
+        listed = r.body["data"].as_array().map_or(0, Vec::len);
+        if listed == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed, 3, "KAZOO's list stays the default");
+    let r = app
+        .call(
+            Method::GET,
+            &format!("{path}?group_by=interaction"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let calls = r.body["data"].as_array().unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        (
+            calls[0]["interaction_id"].as_str(),
+            calls[0]["direction"].as_str()
+        ),
+        (Some("i-in"), Some("inbound"))
+    );
+    assert_eq!(
+        (
+            calls[1]["interaction_id"].as_str(),
+            calls[1]["direction"].as_str()
+        ),
+        (Some("i-out"), Some("outbound"))
+    );
+    let legs = calls[1]["recordings"].as_array().unwrap();
+    assert_eq!(legs.len(), 2);
+    assert_eq!(legs[0]["call_id"], "out-a", "legs oldest first");
+    assert_eq!(calls[1]["duration_ms"], 30_000);
+    let r = app
+        .call(
+            Method::GET,
+            &format!("{path}?group_by=caller"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+}
