@@ -91,6 +91,10 @@ pub struct Settings {
     /// Throttle window in seconds.
     #[arg(long, env = "KAZOO_REC_LOGIN_WINDOW", default_value_t = 300)]
     pub login_window_s: u64,
+
+    /// Seconds between retention runs (accounts with a retention policy); 0 turns the job off.
+    #[arg(long, env = "KAZOO_REC_RETENTION_INTERVAL", default_value_t = 3600)]
+    pub retention_interval_s: u64,
 }
 
 impl Settings {
@@ -120,6 +124,8 @@ impl Settings {
             ingest_acl: vec!["127.0.0.0/8".into()],
             max_recording_bytes: 4_000_000_000,
             ftps_ca_file: None,
+            // Tests run retention explicitly, with their own clock.
+            retention_interval_s: 0,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod domain;
 pub mod ingest;
 pub mod recording_policy;
 pub mod replay;
+pub mod retention;
 pub mod schema;
 pub mod simulate;
 pub mod startup;

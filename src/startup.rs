@@ -55,6 +55,12 @@ impl Application {
             state.clone(),
             std::time::Duration::from_millis(300),
         ));
+        if state.cfg.retention_interval_s > 0 {
+            tokio::spawn(crate::retention::run_forever(
+                state.couch.clone(),
+                std::time::Duration::from_secs(state.cfg.retention_interval_s),
+            ));
+        }
         let data = web::Data::from(state.clone());
         let table: web::Data<Vec<Route>> = web::Data::new(api::routes());
         let server = HttpServer::new(move || {

@@ -486,6 +486,15 @@ async function main() {
     };
     log('login:', JSON.stringify(report.login));
     if (!report.login.ok) throw new Error(`login failed: ${report.login.outcome}`);
+    // At a first login Monster UI opens "myaccount" (Control Center, a 0.3 s zoom) and hides
+    // #monster_content on that transition's end. If the panel is closed again before that
+    // transitionend (e.g. by showing the app launcher right away), the pending handler hides
+    // the content of the app opened next: wait for the panel to settle first.
+    await page.waitForFunction(() => {
+      const a = document.querySelector('#myaccount'), m = document.querySelector('#monster_content');
+      return !a || !a.classList.contains('myaccount-open') || (m && getComputedStyle(m).display === 'none');
+    }, null, { timeout: 10000, polling: 100 }).catch(() => {});
+    await settle(5000);
 
     // ---- app launcher
     step = 'apploader';
@@ -509,9 +518,22 @@ async function main() {
       } catch { opened = false; }
       await settle();
       await recordDialogs();
+      // The app renders into #monster_content; if that stays hidden (see the myaccount note
+      // above) the page is blank. Report it, then show it as closing myaccount would, so the
+      // app's actions can still run.
+      const contentVisible = () => page.evaluate(() => { const m = document.querySelector('#monster_content'); return !!m && getComputedStyle(m).display !== 'none'; }).catch(() => false);
+      let contentHidden = false;
+      if (opened && !(await page.waitForFunction(() => { const m = document.querySelector('#monster_content'); return !!m && getComputedStyle(m).display !== 'none'; },
+        null, { timeout: 5000, polling: 200 }).then(() => true, () => false))) {
+        contentHidden = true;
+        await page.evaluate(() => { try { require('jquery')('#monster_content').show(); } catch { /* ignore */ } });
+        log(`app ${app}: #monster_content was hidden (blank page); shown again`);
+        await page.waitForTimeout(300);
+      }
       const s = await monsterState();
       const contentText = await page.evaluate(() => (document.querySelector('#monster_content')?.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 300)).catch(() => '');
       const rec = { app, opened: opened && s.activeApp === app, activeApp: s.activeApp, contentText,
+        ...(contentHidden ? { contentHidden: true, contentShownAgain: await contentVisible() } : {}),
         screenshot: await shot(`${String(n++).padStart(2, '0')}-app-${app}`) };
       report.apps.push(rec);
       log(`app ${app}: opened=${rec.opened} activeApp=${s.activeApp}`);
@@ -594,7 +616,7 @@ const blocking = report.failureGroups.filter((g) => !g.allowed);
 const appsNotOpened = report.apps.filter((a) => !a.opened);
 console.log(`\nMonster UI check against ${API_URL}`);
 console.log(`  login: ${report.login.ok ? 'ok' : 'FAILED'}${report.error ? `  (error: ${report.error.split('\n')[0]})` : ''}`);
-for (const a of report.apps) console.log(`  app ${a.app}: ${a.opened ? 'opened' : `NOT opened (active: ${a.activeApp})`}`);
+for (const a of report.apps) console.log(`  app ${a.app}: ${a.opened ? 'opened' : `NOT opened (active: ${a.activeApp})`}${a.contentHidden ? ' (content was hidden: blank page, shown again by the check)' : ''}`);
 for (const a of report.actions) console.log(`  action ${a.app}/${a.action}: ${a.ok ? 'ok' : (a.skipped ? `skipped (${a.skipped})` : 'FAILED')}${a.error ? `  (error: ${a.error})` : ''}  ${actionSummary(a)}`);
 console.log(`  API requests: ${report.apiRequests.length}, failed: ${report.apiFailures.length}`);
 for (const g of report.failureGroups) {

@@ -22,6 +22,7 @@ pub mod recording_decision;
 pub mod recording_media;
 pub mod recordings;
 pub mod request;
+pub mod retention;
 pub mod storage;
 pub mod storage_media;
 pub mod users;
@@ -236,6 +237,31 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(GET, "accounts/{A}/cdrs/legs/{L}", Token, cdrs::get_legs),
         route!(GET, "accounts/{A}/cdrs/{C}", Token, cdrs::get_cdr),
+        // --- retention (retention.rs, our extension)
+        route!(
+            GET,
+            "accounts/{A}/rec_ext/retention",
+            Token,
+            retention::get_policy
+        ),
+        route!(
+            POST,
+            "accounts/{A}/rec_ext/retention",
+            Token,
+            retention::set_policy
+        ),
+        route!(
+            POST,
+            "accounts/{A}/rec_ext/retention/run",
+            Token,
+            retention::run_now
+        ),
+        route!(
+            GET,
+            "accounts/{A}/rec_ext/retention/audits",
+            Token,
+            retention::list_audits
+        ),
         // --- ACDc queues (queues.rs)
         route!(GET, "accounts/{A}/queues", Token, queues::list_queues),
         route!(PUT, "accounts/{A}/queues", Token, queues::create_queue),

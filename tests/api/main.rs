@@ -14,6 +14,7 @@ mod monster_ui;
 mod pipeline;
 mod queues;
 mod recordings;
+mod retention;
 mod simulate;
 mod storage;
 mod users;
