@@ -20,6 +20,7 @@ pub mod config;
 pub mod couch;
 pub mod domain;
 pub mod ingest;
+pub mod migrate;
 pub mod recording_policy;
 pub mod replay;
 pub mod retention;

@@ -25,6 +25,19 @@ enum Command {
     /// Drive synthetic calls through the recording decision and ingest, and report what was
     /// recorded where.
     Simulate(SimArgs),
+    /// Move an account's recordings from CouchDB attachments to its storage (S3), verifying
+    /// checksums; resumable and idempotent.
+    MigrateRecordings {
+        /// The account (32-hex id).
+        #[arg(long)]
+        account: String,
+        /// Only count what would move.
+        #[arg(long)]
+        dry_run: bool,
+        /// CouchDB server URL.
+        #[arg(long, env = "COUCHDB_URL", default_value = "http://127.0.0.1:5984")]
+        couchdb_url: String,
+    },
     /// Register Monster UI apps in the app store (KAZOO's `sup crossbar_maintenance
     /// init_apps`): every `metadata/app.json` under each path.
     RegisterApp {
@@ -199,6 +212,67 @@ async fn simulate(a: SimArgs) -> anyhow::Result<bool> {
     Ok(report.errors.is_empty() && report.checksum_mismatches == 0)
 }
 
+async fn migrate_recordings(
+    account: String,
+    dry_run: bool,
+    couchdb_url: String,
+) -> anyhow::Result<bool> {
+    use kazoo_rec::migrate;
+    let account = kazoo_rec::domain::ids::AccountId::parse(&account)
+        .ok_or_else(|| anyhow::anyhow!("--account must be a 32-hex account id"))?;
+    let couch = kazoo_rec::couch::Couch::connect(&couchdb_url)?;
+    let target = migrate::target(&couch, &account).await?;
+    println!(
+        "{} recordings of account {account} to storage handler {} ({})",
+        if dry_run { "Assessing" } else { "Moving" },
+        target.0,
+        target.1.kind()
+    );
+    let months = migrate::months(&couch, &account).await?;
+    let mut total = 0;
+    for db in &months {
+        total += migrate::count(&couch, db).await?;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} recordings {msg}",
+    )?);
+    let started = std::time::Instant::now();
+    let mut summary = migrate::Summary::default();
+    for db in &months {
+        migrate::migrate_month(
+            &couch,
+            &account,
+            db,
+            &target,
+            dry_run,
+            &mut summary,
+            &|id, outcome| {
+                bar.inc(1);
+                if let migrate::Outcome::Failed(e) = outcome {
+                    bar.println(format!("{id}: {e}"));
+                }
+            },
+        )
+        .await?;
+    }
+    bar.finish_and_clear();
+    println!(
+        "{} recordings examined in {:.1} s: {} {} ({:.1} MiB), {} already on storage, {} failed",
+        summary.examined,
+        started.elapsed().as_secs_f64(),
+        summary.migrated,
+        if dry_run { "would move" } else { "moved" },
+        summary.bytes as f64 / 1_048_576.0,
+        summary.already,
+        summary.failed.len()
+    );
+    for (id, e) in summary.failed.iter().take(20) {
+        println!("  failed {id}: {e}");
+    }
+    Ok(summary.failed.is_empty())
+}
+
 async fn register_apps(
     paths: Vec<std::path::PathBuf>,
     api_url: Option<String>,
@@ -275,6 +349,16 @@ fn main() -> anyhow::Result<()> {
     match command {
         Command::Serve(settings) => runtime.block_on(serve(*settings)),
         Command::GenRecordings(args) => runtime.block_on(gen_recordings(args)),
+        Command::MigrateRecordings {
+            account,
+            dry_run,
+            couchdb_url,
+        } => {
+            if !runtime.block_on(migrate_recordings(account, dry_run, couchdb_url))? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::RegisterApp {
             paths,
             api_url,

@@ -338,24 +338,31 @@ async function main() {
     const link = row.locator(linkSel).first();
     if (!(await link.count())) return { ok: false, skipped: `no download link (${linkSel})` };
     const href = await link.getAttribute('href');
+    // With Content-Disposition: attachment (as KAZOO sends) the popup turns into a download
+    // and closes; without it Chromium plays the audio in the popup.
     let download = null;
     const onDl = (d) => { download = d; };
+    const onPage = (p) => p.on('download', onDl);
     page.on('download', onDl);
+    context.on('page', onPage);
     const popupP = page.waitForEvent('popup', { timeout: 10000 }).catch(() => null);
     await link.click();
     const popup = await popupP;
     const out = { href: (href || '').replace(/auth_token=[^&]+/, 'auth_token=***') };
     if (popup) {
-      popup.on('download', onDl);
-      await popup.waitForLoadState('load', { timeout: 10000 }).catch(() => {});
-      const m = await waitMedia(popup, 'video, audio');
-      out.popup = { url: popup.url().replace(/auth_token=[^&]+/, 'auth_token=***'), media: m };
-      if (!popup.isClosed()) {
+      await Promise.race([popup.waitForEvent('download', { timeout: 10000 }), popup.waitForEvent('close', { timeout: 10000 }),
+        popup.waitForLoadState('load', { timeout: 10000 })]).catch(() => {});
+      await page.waitForTimeout(500);
+      out.popup = { url: popup.url().replace(/auth_token=[^&]+/, 'auth_token=***'), closedItself: popup.isClosed() };
+      if (!popup.isClosed() && !download) {
+        out.popup.media = await waitMedia(popup, 'video, audio').catch((e) => ({ error: { message: e.message } }));
         out.screenshot = path.join(OUT_DIR, `${prefix}b-download-popup.png`);
         await popup.screenshot({ path: out.screenshot }).catch((e) => { out.screenshot = `failed: ${e.message}`; });
       }
+    } else {
+      await page.waitForTimeout(1000);
     }
-    await page.waitForTimeout(500);
+    context.off('page', onPage);
     if (download) {
       const file = path.join(OUT_DIR, `${prefix}b-download-${download.suggestedFilename()}`);
       await download.saveAs(file).catch(() => {});
@@ -366,8 +373,8 @@ async function main() {
     if (popup && !popup.isClosed()) await popup.close().catch(() => {});
     out.fetchCheck = await fetchCheck(href);
     const docOk = apiDuring(step).some((r) => r.status != null && r.status < 400 && (r.type === 'document' || r.type === 'media'));
-    out.ok = (!!download && !out.download.failure && out.download.bytes > 0) ||
-      (!!popup && docOk && !!out.popup.media && !out.popup.media.error && out.popup.media.readyState >= 1);
+    out.ok = (!!download && !out.download.failure && out.download.bytes > 0 && out.download.format.startsWith('mp3')) ||
+      (!download && !!popup && docOk && !!out.popup.media && !out.popup.media.error && out.popup.media.readyState >= 1);
     return out;
   });
 
@@ -475,6 +482,22 @@ async function main() {
       }, null, { timeout: TIMEOUT_MS, polling: 250 }).then(() => 'ok'),
       page.waitForSelector('#login.monster-invalid, .error-message-wrapper:visible', { timeout: TIMEOUT_MS }).then(() => 'invalid'),
     ]).catch((e) => `timeout: ${e.message.split('\n')[0]}`);
+    // At a user's first login Monster UI opens "myaccount" (Control Center) with a modal
+    // "Welcome to the platform" dialog (first-use walkthrough). Close it with its X as a user
+    // would (myaccount then saves ui_flags.showfirstUseWalkthrough=false on the user). Left
+    // open, it stays behind once myaccount is closed by opening an app, and its modal overlay
+    // makes jQuery UI throw "Cannot read properties of null (reading '_focusTabbable')" on
+    // every later focus change.
+    let walkthrough = null;
+    if (outcome === 'ok') {
+      const greet = page.locator('.ui-dialog:has(.greetings-walkthrough-container)');
+      try {
+        await greet.waitFor({ state: 'visible', timeout: 8000 });
+        walkthrough = { shown: true, screenshot: await shot('02-welcome-dialog') };
+        await greet.locator('.ui-dialog-titlebar-close').click({ timeout: 5000 });
+        walkthrough.closed = true;
+      } catch (e) { if (walkthrough) walkthrough.error = e.message.split('\n')[0]; }
+    }
     await settle();
     await recordDialogs();
     const st = await monsterState();
@@ -482,6 +505,7 @@ async function main() {
     report.login = {
       ok: loginOk,
       outcome: outcome === 'ok' && !loginOk ? 'logged in, then logged out again (Monster UI reloaded, see API failures)' : outcome,
+      ...(walkthrough ? { welcomeDialog: walkthrough } : {}),
       ...st, screenshot: await shot('02-after-login'),
     };
     log('login:', JSON.stringify(report.login));
@@ -558,7 +582,7 @@ function actionSummary(a) {
   switch (a.action) {
     case 'play': return a.request ? `GET ${a.request.status} ${a.request.contentType}${a.request.contentRange ? ` (${a.request.contentRange})` : ''}; audio ${m(a.audio)}` : `no media request; audio ${m(a.audio)}`;
     case 'download': return [a.download ? `download ${a.download.suggestedFilename} ${a.download.bytes} bytes ${a.download.format}` : null,
-      a.popup ? `popup media ${m(a.popup.media)}` : null,
+      a.popup && !a.download ? `popup ${a.popup.closedItself ? 'closed itself' : `media ${m(a.popup.media)}`}` : null,
       a.fetchCheck ? `fetch ${a.fetchCheck.status} ${a.fetchCheck.contentType} ${a.fetchCheck.bytes} bytes ${a.fetchCheck.format}` : null].filter(Boolean).join('; ');
     case 'details': return `${a.request ? `GET ${a.request.path} ${a.request.status}` : 'no cdrs request'}; dialog ${a.dialog ? `"${a.dialog.title}"${a.dialog.alert ? ' (alert)' : ''} shows call id: ${a.dialogShowsCallId}` : 'none'}`;
     case 'date-filter': return (a.runs || []).map((r) => `${r.label} ${r.dates?.from}..${r.dates?.to}: ${r.request ? `GET ${r.request.status} created_from=${r.request.created_from} created_to=${r.request.created_to} returned=${r.returned}` : 'no request'} rows=${r.rows} total=${r.total}`).join('; ');

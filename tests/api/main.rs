@@ -10,6 +10,7 @@ mod helpers;
 mod ingest;
 mod ingest_faults;
 mod kazoo_docs;
+mod migrate;
 mod monster_ui;
 mod pipeline;
 mod queues;
