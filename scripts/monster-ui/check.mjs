@@ -483,19 +483,27 @@ async function main() {
       page.waitForSelector('#login.monster-invalid, .error-message-wrapper:visible', { timeout: TIMEOUT_MS }).then(() => 'invalid'),
     ]).catch((e) => `timeout: ${e.message.split('\n')[0]}`);
     // At a user's first login Monster UI opens "myaccount" (Control Center) with a modal
-    // "Welcome to the platform" dialog (first-use walkthrough). Close it with its X as a user
-    // would (myaccount then saves ui_flags.showfirstUseWalkthrough=false on the user). Left
-    // open, it stays behind once myaccount is closed by opening an app, and its modal overlay
-    // makes jQuery UI throw "Cannot read properties of null (reading '_focusTabbable')" on
-    // every later focus change.
+    // "Welcome to the platform" dialog (first-use walkthrough), and, as the user has no
+    // default app yet, the app launcher at the same time, which often covers that dialog.
+    // Close the dialog with its X (myaccount then saves ui_flags.showfirstUseWalkthrough=false
+    // on the user); the click is triggered on the element because the launcher may cover it.
+    // Left open, it stays behind once an app closes myaccount, and its modal overlay makes
+    // jQuery UI throw "Cannot read properties of null (reading '_focusTabbable')" on later
+    // focus changes.
     let walkthrough = null;
     if (outcome === 'ok') {
       const greet = page.locator('.ui-dialog:has(.greetings-walkthrough-container)');
       try {
-        await greet.waitFor({ state: 'visible', timeout: 8000 });
-        walkthrough = { shown: true, screenshot: await shot('02-welcome-dialog') };
-        await greet.locator('.ui-dialog-titlebar-close').click({ timeout: 5000 });
-        walkthrough.closed = true;
+        await greet.waitFor({ state: 'attached', timeout: 8000 });
+        await page.waitForTimeout(500); // myaccount's zoom
+        walkthrough = { shown: await greet.isVisible(), screenshot: await shot('02-welcome-dialog') };
+        walkthrough.closed = await page.evaluate(() => {
+          // eslint-disable-next-line no-undef
+          const $ = require('jquery');
+          const d = $('.ui-dialog').has('.greetings-walkthrough-container');
+          d.find('.ui-dialog-titlebar-close').trigger('click');
+          return $('.ui-dialog:visible').has('.greetings-walkthrough-container').length === 0;
+        });
       } catch (e) { if (walkthrough) walkthrough.error = e.message.split('\n')[0]; }
     }
     await settle();
