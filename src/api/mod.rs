@@ -599,7 +599,13 @@ pub async fn dispatch(
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map(str::to_string)
         .unwrap_or_else(crate::domain::ids::new_id);
-    let query = parse_query(req.query_string());
+    let mut query = parse_query(req.query_string());
+    // KAZOO 4.3's API version 1: the same resources, never paginated (`cb_context:
+    // should_paginate/1`), so no `page_size`/`next_start_key` in the envelope.
+    if req.path().starts_with("/v1/") {
+        query.retain(|(k, _)| !matches!(k.as_str(), "paginate" | "page_size" | "start_key"));
+        query.push(("paginate".into(), "false".into()));
+    }
     let pretty =
         crate::domain::paging::is_true(crate::domain::paging::query_get(&query, "pretty_print"))
             || req

@@ -413,3 +413,54 @@ async fn garbage_never_yields_a_server_error() {
         assert!(r.body.get("data").is_some_and(Value::is_object));
     }
 }
+
+#[tokio::test]
+async fn version_1_is_never_paginated() {
+    let app = spawn_app().await;
+    let (acct, _, admin) = app.account_with_admin(None).await;
+    for name in ["a", "b", "c"] {
+        app.call(
+            Method::PUT,
+            &format!("/v2/accounts/{acct}/users"),
+            Some(&admin),
+            Some(json!({"first_name": name, "last_name": "x"})),
+        )
+        .await;
+    }
+    // the boss user plus three: v2 pages, v1 (KAZOO 4.3) answers everything at once
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v2/accounts/{acct}/users?page_size=2"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
+    assert!(r.body["next_start_key"].is_string());
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v1/accounts/{acct}/users?page_size=2"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 4);
+    assert!(
+        r.body.get("next_start_key").is_none() && r.body.get("page_size").is_none(),
+        "{}",
+        r.text
+    );
+    // everything else is the same API
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v1/accounts/{acct}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, &r.body["data"]["id"]), (200, &json!(acct)));
+}
