@@ -50,6 +50,21 @@ enum Command {
         #[arg(long, env = "COUCHDB_URL", default_value = "http://127.0.0.1:5984")]
         couchdb_url: String,
     },
+    /// Sit as a proxy in front of a real KAZOO and write the traffic as a compat fixture.
+    Record {
+        /// The KAZOO API to forward to, e.g. http://kazoo.example.com:8000
+        #[arg(long)]
+        target: String,
+        /// Where clients (Monster UI, curl, an SDK) connect.
+        #[arg(long, default_value = "127.0.0.1:8001")]
+        listen: String,
+        /// The fixture file to write (rewritten after every request).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// The fixture's description.
+        #[arg(long, default_value = "recorded from a KAZOO")]
+        description: String,
+    },
     /// Replay compat fixtures against a server (ours or a real KAZOO) and print a diff.
     Replay {
         /// A fixture file or a directory of them (searched recursively).
@@ -370,6 +385,20 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Record {
+            target,
+            listen,
+            out,
+            description,
+        } => runtime.block_on(async move {
+            let listener = std::net::TcpListener::bind(&listen)?;
+            println!(
+                "recording {target} through http://{listen} into {} (Ctrl-C to stop)",
+                out.display()
+            );
+            kazoo_rec::replay::proxy::start(listener, &target, out, description)?.await?;
+            Ok(())
+        }),
         Command::Replay {
             dir,
             target,

@@ -497,13 +497,12 @@ async function main() {
         await greet.waitFor({ state: 'attached', timeout: 8000 });
         await page.waitForTimeout(500); // myaccount's zoom
         walkthrough = { shown: await greet.isVisible(), screenshot: await shot('02-welcome-dialog') };
-        walkthrough.closed = await page.evaluate(() => {
+        await page.evaluate(() => {
           // eslint-disable-next-line no-undef
-          const $ = require('jquery');
-          const d = $('.ui-dialog').has('.greetings-walkthrough-container');
-          d.find('.ui-dialog-titlebar-close').trigger('click');
-          return $('.ui-dialog:visible').has('.greetings-walkthrough-container').length === 0;
+          require('jquery')('.ui-dialog').has('.greetings-walkthrough-container').find('.ui-dialog-titlebar-close').trigger('click');
         });
+        // it fades out (200 ms), then is removed
+        walkthrough.closed = await greet.waitFor({ state: 'detached', timeout: 5000 }).then(() => true, () => false);
       } catch (e) { if (walkthrough) walkthrough.error = e.message.split('\n')[0]; }
     }
     await settle();

@@ -13,6 +13,8 @@
 
 pub mod fixture;
 pub mod matcher;
+pub mod proxy;
+pub mod record;
 pub mod report;
 pub mod runner;
 pub mod template;

@@ -14,6 +14,7 @@ mod migrate;
 mod monster_ui;
 mod pipeline;
 mod queues;
+mod record_proxy;
 mod recordings;
 mod retention;
 mod simulate;
