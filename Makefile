@@ -1,5 +1,5 @@
 # The two commands: `make run` (the service on :8000 with a local CouchDB) and `make test`.
-.PHONY: run test lint
+.PHONY: run test lint bench
 
 run:
 	scripts/run.sh
@@ -10,3 +10,6 @@ test:
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+
+bench:
+	scripts/bench.sh

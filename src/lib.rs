@@ -14,6 +14,7 @@
 pub mod api;
 pub mod apps_registry;
 pub mod auth;
+pub mod bench;
 pub mod call_view;
 pub mod cdr;
 pub mod config;

@@ -65,6 +65,35 @@ enum Command {
         #[arg(long, default_value = "recorded from a KAZOO")]
         description: String,
     },
+    /// Measure the service against the raw servers (see scripts/bench.sh) and print figures.
+    Bench {
+        #[arg(long, env = "COUCHDB_URL", default_value = "http://127.0.0.1:5984")]
+        couchdb_url: String,
+        /// An S3-compatible server for the ingest scenarios.
+        #[arg(long, env = "S3_URL")]
+        s3_url: Option<String>,
+        #[arg(long, default_value = "testkey")]
+        s3_key: String,
+        #[arg(long, default_value = "testsecret")]
+        s3_secret: String,
+        /// Scenarios to run: api, list, ingest, concurrent, decision (default: all).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Requests per API GET measurement.
+        #[arg(long, default_value_t = 5000)]
+        requests: usize,
+        /// Recordings generated for the listing scenario (over 12 months).
+        #[arg(long, default_value_t = 100_000)]
+        recordings: usize,
+        /// Sizes of the single large ingests, MiB.
+        #[arg(long, value_delimiter = ',', default_value = "20,200,1024")]
+        ingest_mib: Vec<u64>,
+        /// Concurrent ingests, and the size of each (MiB).
+        #[arg(long, default_value_t = 200)]
+        concurrent: usize,
+        #[arg(long, default_value_t = 5)]
+        concurrent_mib: u64,
+    },
     /// Replay compat fixtures against a server (ours or a real KAZOO) and print a diff.
     Replay {
         /// A fixture file or a directory of them (searched recursively).
@@ -399,6 +428,29 @@ fn main() -> anyhow::Result<()> {
             kazoo_rec::replay::proxy::start(listener, &target, out, description)?.await?;
             Ok(())
         }),
+        Command::Bench {
+            couchdb_url,
+            s3_url,
+            s3_key,
+            s3_secret,
+            only,
+            requests,
+            recordings,
+            ingest_mib,
+            concurrent,
+            concurrent_mib,
+        } => runtime.block_on(kazoo_rec::bench::run(kazoo_rec::bench::BenchOpts {
+            couchdb_url,
+            s3_url,
+            s3_key,
+            s3_secret,
+            only,
+            requests,
+            recordings,
+            ingest_mib,
+            concurrent,
+            concurrent_mib,
+        })),
         Command::Replay {
             dir,
             target,

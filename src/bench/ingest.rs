@@ -1,0 +1,231 @@
+//! Scenarios `ingest` and `concurrent`: one large recording through the full pipeline
+//! (ingest → spool → S3 multipart) against the S3 client uploading the same bytes, with the
+//! service's peak RSS per size; then many concurrent ingests: all stored once, checksums equal.
+//! Targets: ≥ 0.9× the raw throughput; peak RSS ≤ 64 MiB whatever the size.
+
+use super::{ratio_line, BenchOpts, Service};
+use crate::storage::{Handler, ObjectMeta, PathContext};
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use md5::Digest;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const MIB: u64 = 1 << 20;
+
+/// `size` pseudo-random bytes in 1 MiB chunks, generated on the fly (never held whole).
+fn body(
+    size: u64,
+    seed: u64,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    let mut rng = crate::testdata::Rng(seed | 1);
+    let mut left = size;
+    futures_util::stream::poll_fn(move |_| {
+        if left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = left.min(MIB) as usize;
+        left -= n as u64;
+        let mut chunk = Vec::with_capacity(n);
+        while chunk.len() < n {
+            chunk.extend_from_slice(&rng.next_u64().to_le_bytes());
+        }
+        chunk.truncate(n);
+        std::task::Poll::Ready(Some(Ok(Bytes::from(chunk))))
+    })
+}
+
+async fn md5_of(size: u64, seed: u64) -> String {
+    let mut h = md5::Md5::new();
+    let mut s = Box::pin(body(size, seed));
+    while let Some(Ok(c)) = s.next().await {
+        h.update(&c);
+    }
+    hex::encode(h.finalize())
+}
+
+fn s3_client(opts: &BenchOpts, url: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                &opts.s3_key,
+                &opts.s3_secret,
+                None,
+                None,
+                "bench",
+            ))
+            .endpoint_url(url.trim_end_matches('/'))
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+async fn ingest(
+    svc: &Service,
+    acct: &str,
+    call_id: &str,
+    size: u64,
+    seed: u64,
+) -> anyhow::Result<Value> {
+    let resp = svc
+        .http
+        .put(format!("{}/rec_ext/ingest/{acct}", svc.base))
+        .header(
+            "x-recording-metadata",
+            json!({"call_id": call_id, "duration_ms": 60_000, "format": "mp3"}).to_string(),
+        )
+        .header("content-length", size)
+        .body(reqwest::Body::wrap_stream(body(size, seed)))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status().as_u16() == 201,
+        "ingest answered {}",
+        resp.status()
+    );
+    Ok(resp.json::<Value>().await?["data"].clone())
+}
+
+/// Wait until the recording's document points at its object.
+async fn delivered(
+    couch: &crate::couch::Couch,
+    acct: &crate::domain::ids::AccountId,
+    id: &str,
+) -> anyhow::Result<()> {
+    let db = acct.modb(id[..4].parse()?, id[4..6].parse()?);
+    for _ in 0..36_000 {
+        if let Some(d) = couch.get(&db, id).await? {
+            if d.get("pvt_attachments").is_some() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("{id} not delivered")
+}
+
+pub async fn run(opts: &BenchOpts, svc: &Service) -> anyhow::Result<()> {
+    let url = opts.s3_url.clone().unwrap_or_default();
+    let s3 = s3_client(opts, &url);
+    let bucket = format!("bench-{}", crate::domain::ids::rand_hex(4));
+    s3.create_bucket().bucket(&bucket).send().await?;
+    let u = url::Url::parse(&url)?;
+    let settings = json!({"bucket": bucket, "key": opts.s3_key, "secret": opts.s3_secret, "host": u.host_str().unwrap_or("127.0.0.1"),
+                          "port": u.port_or_known_default().unwrap_or(80), "scheme": u.scheme(), "bucket_access_method": "path"});
+    let (acct, token, _) = svc.account("ingest").await?;
+    let h = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
+    svc.call(reqwest::Method::PUT, &format!("/accounts/{acct}/storage"), &token,
+        Some(json!({"attachments": {h: {"handler": "s3", "name": "bench", "settings": settings}},
+                    "plan": {"modb": {"types": {"call_recording": {"attachments": {"handler": h}}}}}}))).await?;
+    let account =
+        crate::domain::ids::AccountId::parse(&acct).ok_or_else(|| anyhow::anyhow!("account id"))?;
+    let couch = crate::couch::Couch::connect(&opts.couchdb_url)?;
+    let raw = Handler::from_attachment(&json!({"handler": "s3", "settings": settings}))?;
+
+    if opts.wants("ingest") {
+        println!("\ningest: one recording, full pipeline (durable in the spool, then S3) vs the S3 client");
+        for (i, mib) in opts.ingest_mib.iter().enumerate() {
+            let size = mib * MIB;
+            let t = Instant::now();
+            let ctx = PathContext {
+                account_id: acct.clone(),
+                db: "bench".into(),
+                doc_id: format!("raw-{i}"),
+                attachment: "a.mp3".into(),
+                doc: json!({}),
+                folder_path: None,
+            };
+            raw.put(
+                &ctx,
+                ObjectMeta {
+                    content_type: "audio/mpeg".into(),
+                    length: Some(size),
+                },
+                Box::pin(body(size, i as u64)),
+            )
+            .await?;
+            let raw_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let answer = ingest(svc, &acct, &format!("bench-big-{i}"), size, i as u64).await?;
+            let acked = t.elapsed().as_secs_f64();
+            let id = answer["id"].as_str().unwrap_or_default().to_string();
+            delivered(&couch, &account, &id).await?;
+            let ours_s = t.elapsed().as_secs_f64();
+            let md5_ok = answer["md5"].as_str() == Some(md5_of(size, i as u64).await.as_str());
+            println!("  {mib:>5} MiB: S3 client {:>7.1} MiB/s; service {:>7.1} MiB/s end to end (acknowledged after {acked:.1} s); checksum {}; peak RSS so far {:.1} MiB",
+                *mib as f64 / raw_s, *mib as f64 / ours_s, if md5_ok { "equal" } else { "DIFFERENT" }, svc.peak_rss_mib());
+            println!(
+                "{}",
+                ratio_line(
+                    &format!("throughput ours/raw at {mib} MiB"),
+                    raw_s,
+                    ours_s,
+                    ">= 0.9x"
+                )
+            );
+        }
+        println!("  (target: peak RSS <= 64 MiB whatever the size)");
+    }
+
+    if opts.wants("concurrent") {
+        let (n, mib) = (opts.concurrent, opts.concurrent_mib);
+        println!("\nconcurrent: {n} ingests of {mib} MiB at once, full pipeline");
+        let t = Instant::now();
+        let answers: Vec<(usize, anyhow::Result<Value>)> = futures_util::stream::iter(0..n)
+            .map(|k| {
+                let acct = acct.clone();
+                async move {
+                    (
+                        k,
+                        ingest(
+                            svc,
+                            &acct,
+                            &format!("bench-c-{k}"),
+                            mib * MIB,
+                            1000 + k as u64,
+                        )
+                        .await,
+                    )
+                }
+            })
+            .buffer_unordered(n)
+            .collect()
+            .await;
+        let acked = t.elapsed().as_secs_f64();
+        let (mut ok, mut checks, mut ids) = (0, 0, vec![]);
+        for (k, a) in &answers {
+            let Ok(a) = a else { continue };
+            ok += 1;
+            ids.push(a["id"].as_str().unwrap_or_default().to_string());
+            // the md5 the service computed against the bytes this call generated
+            if a["md5"].as_str() == Some(md5_of(mib * MIB, 1000 + *k as u64).await.as_str()) {
+                checks += 1;
+            }
+        }
+        for id in &ids {
+            delivered(&couch, &account, id).await?;
+        }
+        let all = t.elapsed().as_secs_f64();
+        let mut objects = 0;
+        let mut pages = s3.list_objects_v2().bucket(&bucket).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            objects += page?.key_count().unwrap_or(0);
+        }
+        let earlier = if opts.wants("ingest") {
+            opts.ingest_mib.len() as i32 * 2
+        } else {
+            0
+        };
+        let expected = n as i32 + earlier;
+        println!(
+            "  acknowledged {ok}/{n} in {acked:.1} s, all delivered in {all:.1} s: {:.1} MiB/s",
+            (n as u64 * mib) as f64 / all
+        );
+        println!("  checksums equal: {checks}/{n}; objects in the bucket: {objects} (expected {expected}: one per recording, none duplicated)");
+        println!("  service peak RSS so far: {:.1} MiB", svc.peak_rss_mib());
+    }
+    Ok(())
+}
