@@ -71,6 +71,9 @@ pub struct AppState {
     pub node: String,
     pub master_account_id: RwLock<Option<String>>,
     accounts: RwLock<HashMap<String, (Instant, Arc<AccountInfo>)>>,
+    /// `<account>/<user>` → priv_level, so an authorization check is not a database read
+    /// per request (same TTL and invalidation as accounts).
+    priv_levels: RwLock<HashMap<String, (Instant, String)>>,
 }
 
 impl AppState {
@@ -103,6 +106,7 @@ impl AppState {
             node,
             master_account_id: RwLock::new(None),
             accounts: RwLock::new(HashMap::new()),
+            priv_levels: RwLock::new(HashMap::new()),
         }
     }
 
@@ -140,6 +144,45 @@ impl AppState {
         }
         cache.insert(id.as_str().to_string(), (Instant::now(), info.clone()));
         Ok(Some(info))
+    }
+
+    /// A user's priv_level (cached; `user` when the user is missing or has none).
+    pub async fn priv_level(&self, account: &AccountId, user: &str) -> ApiResult<String> {
+        let key = format!("{account}/{user}");
+        if let Some((at, level)) = self.priv_levels.read().get(&key) {
+            if at.elapsed() < ACCOUNT_TTL {
+                return Ok(level.clone());
+            }
+        }
+        let doc = self
+            .couch
+            .get(&account.db(), user)
+            .await
+            .map_err(ApiError::from)?;
+        let level = doc
+            .as_ref()
+            .filter(|d| {
+                !d.get("pvt_deleted")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+            })
+            .and_then(|u| u.get("priv_level"))
+            .and_then(Value::as_str)
+            .unwrap_or("user")
+            .to_string();
+        let mut cache = self.priv_levels.write();
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(key, (Instant::now(), level.clone()));
+        Ok(level)
+    }
+
+    /// A user document changed through this service: drop its cached priv_level.
+    pub fn forget_user(&self, account: &AccountId, user: &str) {
+        self.priv_levels
+            .write()
+            .remove(&format!("{account}/{user}"));
     }
 
     pub fn forget_account(&self, id: &str) {

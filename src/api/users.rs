@@ -91,6 +91,7 @@ pub async fn update_user(ctx: Ctx) -> ApiResult<Reply> {
     }
     let doc = validate(&ctx, Some(&id), data, Some(&stored)).await?;
     let reply = docs::update(&ctx, doc, &stored, PVT_TYPE).await?.1;
+    ctx.state.forget_user(&ctx.account()?.id, &id);
     Ok(reply)
 }
 
@@ -100,7 +101,9 @@ pub async fn delete_user(ctx: Ctx) -> ApiResult<Reply> {
         return Err(ApiError::forbidden());
     }
     let stored = docs::load(&ctx, PVT_TYPE, &id).await?;
-    docs::delete(&ctx, stored, PVT_TYPE).await
+    let reply = docs::delete(&ctx, stored, PVT_TYPE).await?;
+    ctx.state.forget_user(&ctx.account()?.id, &id);
+    Ok(reply)
 }
 
 /// `kzd_users:validate`: normalise, check uniqueness, schema, then credentials.

@@ -4,7 +4,6 @@
 use super::error::{ApiError, ApiResult};
 use super::request::Ctx;
 use crate::domain::ids::AccountId;
-use serde_json::Value;
 
 /// The caller's priv_level: api_auth tokens (no owner) count as admin
 /// (`crossbar_util:get_priv_level`).
@@ -16,13 +15,7 @@ pub async fn priv_level(ctx: &Ctx) -> ApiResult<String> {
     let Some(acc) = AccountId::parse(auth.account_id()) else {
         return Ok("user".into());
     };
-    let user = ctx.state.couch.get(&acc.db(), owner).await?;
-    Ok(user
-        .as_ref()
-        .and_then(|u| u.get("priv_level"))
-        .and_then(Value::as_str)
-        .unwrap_or("user")
-        .to_string())
+    ctx.state.priv_level(&acc, owner).await
 }
 
 pub async fn require_admin(ctx: &Ctx) -> ApiResult<()> {
