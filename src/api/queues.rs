@@ -2,7 +2,8 @@
 //! schema, which carries the recording settings `record_caller`, `recording_url`) and their
 //! roster. Agents are users whose `queues` list names the queue; the roster is read from
 //! `queues/agents_listing` and written by editing those users. (Stats and eavesdrop need
-//! the ACDc application itself and are not served.)
+//! the ACDc application itself and are not served.) Deleting a queue also takes it off its
+//! agents' `queues` (KAZOO leaves the dangling id there).
 
 use super::docs;
 use super::envelope::Reply;
@@ -56,12 +57,8 @@ async fn roster(ctx: &Ctx, queue: &str) -> ApiResult<Vec<String>> {
 }
 
 pub async fn get_queue(ctx: Ctx) -> ApiResult<Reply> {
-    let id = ctx.id(0).to_string();
-    let doc = docs::load(&ctx, PVT_TYPE, &id).await?;
-    let mut out = public_fields(&doc);
-    out["agents"] = json!(roster(&ctx, &id).await?);
     // The answer depends on other documents: no ETag (as crossbar).
-    Ok(Reply::ok(out))
+    queue_with_agents(&ctx, ctx.id(0)).await
 }
 
 pub async fn create_queue(ctx: Ctx) -> ApiResult<Reply> {
@@ -149,7 +146,15 @@ pub async fn set_roster(ctx: Ctx) -> ApiResult<Reply> {
         .collect();
     set_membership(&ctx, &id, &gone, false).await?;
     set_membership(&ctx, &id, &wanted, true).await?;
-    Ok(Reply::ok(json!(roster(&ctx, &id).await?)))
+    queue_with_agents(&ctx, &id).await
+}
+
+/// What crossbar answers a roster change with: the queue and its agents (`read/2`).
+async fn queue_with_agents(ctx: &Ctx, id: &str) -> ApiResult<Reply> {
+    let doc = docs::load(ctx, PVT_TYPE, id).await?;
+    let mut out = public_fields(&doc);
+    out["agents"] = json!(roster(ctx, id).await?);
+    Ok(Reply::ok(out))
 }
 
 /// `DELETE /queues/{Q}/roster`: the listed agents (all when none is listed) leave the queue.
@@ -164,5 +169,5 @@ pub async fn delete_roster(ctx: Ctx) -> ApiResult<Reply> {
         current.into_iter().filter(|a| listed.contains(a)).collect()
     };
     set_membership(&ctx, &id, &leaving, false).await?;
-    Ok(Reply::ok(json!(roster(&ctx, &id).await?)))
+    queue_with_agents(&ctx, &id).await
 }

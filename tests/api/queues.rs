@@ -61,7 +61,12 @@ async fn queue_crud_roster_and_recording_settings() {
         .call(Method::POST, &roster, Some(&admin), Some(json!(agents)))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let mut got: Vec<String> = serde_json::from_value(r.body["data"].clone()).unwrap();
+    assert_eq!(
+        r.body["data"]["id"],
+        q.as_str(),
+        "the queue, as crossbar answers"
+    );
+    let mut got: Vec<String> = serde_json::from_value(r.body["data"]["agents"].clone()).unwrap();
     got.sort();
     let mut want = agents.clone();
     want.sort();
@@ -88,7 +93,7 @@ async fn queue_crud_roster_and_recording_settings() {
             Some(json!([agents[1]])),
         )
         .await;
-    assert_eq!(r.body["data"], json!([agents[1]]));
+    assert_eq!(r.body["data"]["agents"], json!([agents[1]]));
     let r = app
         .call(
             Method::GET,
