@@ -6,6 +6,7 @@ mod auth;
 mod compat;
 mod decision;
 mod devices_callflows;
+mod faults;
 mod helpers;
 mod ingest;
 mod ingest_faults;
