@@ -77,7 +77,7 @@ pub async fn user_auth(mut ctx: Ctx) -> ApiResult<Reply> {
         name.map(crate::couch::pvt::normalize_name)
             .unwrap_or_default()
     );
-    if state.throttle.is_blocked(&throttle_key, &ctx.client_addr) {
+    if !state.throttle.begin(&throttle_key, &ctx.client_addr) {
         return Err(ApiError::too_many_requests());
     }
     let view = if method == "sha" {
@@ -115,7 +115,9 @@ pub async fn user_auth(mut ctx: Ctx) -> ApiResult<Reply> {
                 json!({"message": "account disabled"}),
             ));
         }
-        state.throttle.record_success(&throttle_key);
+        state
+            .throttle
+            .record_success(&throttle_key, &ctx.client_addr);
         let (token, _) =
             state
                 .tokens
@@ -128,9 +130,7 @@ pub async fn user_auth(mut ctx: Ctx) -> ApiResult<Reply> {
             ..Default::default()
         }));
     }
-    state
-        .throttle
-        .record_failure(&throttle_key, &ctx.client_addr);
+    // (the attempt was counted as a failure when it began)
     // Same answer whether the account, the user or the password was wrong.
     Err(ApiError::invalid_credentials())
 }
@@ -154,7 +154,10 @@ pub async fn api_auth(mut ctx: Ctx) -> ApiResult<Reply> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    if state.throttle.is_blocked("api_key", &ctx.client_addr) {
+    // Per key (so one tenant's guesses never block another's key) and per address (so
+    // guessing many keys is throttled).
+    let throttle_key = format!("api_key|{}", crate::auth::creds::md5_hex(&key));
+    if !state.throttle.begin(&throttle_key, &ctx.client_addr) {
         return Err(ApiError::too_many_requests());
     }
     let opts = ViewOpts {
@@ -170,7 +173,6 @@ pub async fn api_auth(mut ctx: Ctx) -> ApiResult<Reply> {
         .and_then(|r| r.value.get("account_id"))
         .and_then(Value::as_str)
     else {
-        state.throttle.record_failure("api_key", &ctx.client_addr);
         return Err(ApiError::response_bad_identifier(&key));
     };
     let Some(id) = AccountId::parse(account_id) else {
@@ -185,6 +187,9 @@ pub async fn api_auth(mut ctx: Ctx) -> ApiResult<Reply> {
             ));
         }
     }
+    state
+        .throttle
+        .record_success(&throttle_key, &ctx.client_addr);
     let (token, _) = state
         .tokens
         .mint(id.as_str(), None, "cb_api_auth", time::now_unix());

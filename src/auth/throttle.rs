@@ -52,9 +52,34 @@ impl LoginThrottle {
             || self.count(&mut map, &format!("a:{addr}"), now) >= self.per_addr
     }
 
+    /// Start an attempt: refused when blocked; otherwise the attempt is counted at once, as
+    /// a failure until [`LoginThrottle::record_success`] says otherwise. Checking and counting
+    /// under one lock means concurrent guesses cannot slip past the limit together.
+    pub fn begin(&self, user_key: &str, addr: &str) -> bool {
+        let now = Instant::now();
+        let mut map = self.failures.lock();
+        if self.count(&mut map, &format!("u:{user_key}"), now) >= self.per_user
+            || self.count(&mut map, &format!("a:{addr}"), now) >= self.per_addr
+        {
+            return false;
+        }
+        self.push(&mut map, user_key, addr, now);
+        true
+    }
+
     pub fn record_failure(&self, user_key: &str, addr: &str) {
         let now = Instant::now();
         let mut map = self.failures.lock();
+        self.push(&mut map, user_key, addr, now);
+    }
+
+    fn push(
+        &self,
+        map: &mut HashMap<String, VecDeque<Instant>>,
+        user_key: &str,
+        addr: &str,
+        now: Instant,
+    ) {
         if map.len() >= MAX_TRACKED_KEYS {
             let window = self.window;
             map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) <= window));
@@ -69,8 +94,14 @@ impl LoginThrottle {
         }
     }
 
-    pub fn record_success(&self, user_key: &str) {
-        self.failures.lock().remove(&format!("u:{user_key}"));
+    /// A successful login clears the account's failures and takes back the attempt
+    /// [`LoginThrottle::begin`] counted against the address.
+    pub fn record_success(&self, user_key: &str, addr: &str) {
+        let mut map = self.failures.lock();
+        map.remove(&format!("u:{user_key}"));
+        if let Some(q) = map.get_mut(&format!("a:{addr}")) {
+            q.pop_back();
+        }
     }
 }
 
@@ -90,7 +121,26 @@ mod tests {
         t.record_failure("acct:carol", "1.1.1.1");
         t.record_failure("acct:dave", "1.1.1.1");
         assert!(t.is_blocked("acct:erin", "1.1.1.1"));
-        t.record_success("acct:bob");
+        t.record_success("acct:bob", "3.3.3.3");
         assert!(!t.is_blocked("acct:bob", "3.3.3.3"));
+    }
+
+    #[test]
+    fn begin_counts_under_the_lock() {
+        let t = LoginThrottle::new(3, 100, Duration::from_secs(60));
+        let started: usize = (0..10).filter(|_| t.begin("acct:x", "1.1.1.1")).count();
+        assert_eq!(
+            started, 3,
+            "no more attempts than the limit, however concurrent"
+        );
+        let t = LoginThrottle::new(3, 100, Duration::from_secs(60));
+        for _ in 0..5 {
+            assert!(t.begin("acct:ok", "2.2.2.2"));
+            t.record_success("acct:ok", "2.2.2.2");
+        }
+        assert!(
+            !t.is_blocked("acct:ok", "2.2.2.2"),
+            "successes do not add up"
+        );
     }
 }

@@ -361,3 +361,64 @@ async fn tokens_are_found_where_crossbar_looks() {
         .await;
     assert_eq!(r.status, 401);
 }
+
+#[tokio::test]
+async fn a_thousand_wrong_logins_are_throttled_without_slowing_other_accounts() {
+    let app = spawn_app().await; // defaults: 10 failures per account, 100 per address
+    let (_a, victim, _) = app.account_with_admin(None).await;
+    let (_b, other, _) = app.account_with_admin(None).await;
+    let body =
+        json!({"data": {"credentials": md5_hex("boss:guess"), "account_name": victim}}).to_string();
+    let started = std::time::Instant::now();
+    use futures_util::StreamExt;
+    let statuses: Vec<u16> = futures_util::stream::iter(0..1000)
+        .map(|_| {
+            let c = app.client.clone();
+            let url = format!("{}/v2/user_auth", app.base);
+            let body = body.clone();
+            async move {
+                c.put(url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        })
+        .buffer_unordered(20)
+        .collect()
+        .await;
+    let took = started.elapsed();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    let wrong = statuses.iter().filter(|s| **s == 401).count();
+    println!("1000 wrong logins in {took:?}: {wrong} x 401, {refused} x 429");
+    assert_eq!(wrong + refused, 1000);
+    assert_eq!(
+        wrong, 10,
+        "exactly the allowed failures get through, however concurrent"
+    );
+    // another account, from another address, logs in at once
+    let other_client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let r = other_client
+        .put(format!("{}/v2/user_auth", app.base))
+        .header("content-type", "application/json")
+        .body(
+            json!({"data": {"credentials": md5_hex("boss:pw-boss"), "account_name": other}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        t.elapsed()
+    );
+}
