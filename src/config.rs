@@ -92,6 +92,10 @@ pub struct Settings {
     #[arg(long, env = "KAZOO_REC_LOGIN_WINDOW", default_value_t = 300)]
     pub login_window_s: u64,
 
+    /// Seconds a client has to send a request's headers (slow clients are cut off).
+    #[arg(long, env = "KAZOO_REC_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout_s: u64,
+
     /// Seconds between retention runs (accounts with a retention policy); 0 turns the job off.
     #[arg(long, env = "KAZOO_REC_RETENTION_INTERVAL", default_value_t = 3600)]
     pub retention_interval_s: u64,
@@ -124,6 +128,7 @@ impl Settings {
             ingest_acl: vec!["127.0.0.0/8".into()],
             max_recording_bytes: 4_000_000_000,
             ftps_ca_file: None,
+            request_timeout_s: 30,
             // Tests run retention explicitly, with their own clock.
             retention_interval_s: 0,
         }

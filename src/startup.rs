@@ -61,6 +61,7 @@ impl Application {
                 std::time::Duration::from_secs(state.cfg.retention_interval_s),
             ));
         }
+        let request_timeout = state.cfg.request_timeout_s.max(1);
         let data = web::Data::from(state.clone());
         let table: web::Data<Vec<Route>> = web::Data::new(api::routes());
         let server = HttpServer::new(move || {
@@ -97,7 +98,7 @@ impl Application {
         })
         .listen(listener)?
         // Bound slow clients (slowloris): a request must arrive in full reasonably fast.
-        .client_request_timeout(std::time::Duration::from_secs(30))
+        .client_request_timeout(std::time::Duration::from_secs(request_timeout))
         .run();
         Ok((
             Application {

@@ -464,3 +464,36 @@ async fn version_1_is_never_paginated() {
         .await;
     assert_eq!((r.status, &r.body["data"]["id"]), (200, &json!(acct)));
 }
+
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut cfg = settings();
+    cfg.request_timeout_s = 2;
+    let app = spawn_with(cfg).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    // slowloris: headers trickle in and never finish
+    let mut conns = vec![];
+    for _ in 0..20 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /v2/accounts HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        conns.push(s);
+    }
+    let started = std::time::Instant::now();
+    for mut s in conns {
+        let _ = s.write_all(b"X-Slow: 1\r\n").await;
+        let mut buf = vec![0u8; 1024];
+        // the server answers 408 or closes; either way the read ends within the timeout
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("the server cut the slow client off")
+            .unwrap_or(0);
+        assert!(n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"));
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // meanwhile, and after, normal requests are served
+    let r = app.raw(Method::GET, "/v2/accounts", &[], None).await;
+    assert_eq!(r.status, 405, "served as usual");
+}
