@@ -540,7 +540,11 @@ pub async fn list_tree(ctx: Ctx) -> ApiResult<Reply> {
 }
 
 /// `GET /v2/accounts/{A}/api_key`.
+/// `GET /v2/accounts/{A}/api_key`. KAZOO lets any authorized token read it; under our
+/// `priv_level` policy a `user` may not, since the key trades for an admin token
+/// (`api_auth`) and would undo the policy.
 pub async fn get_api_key(ctx: Ctx) -> ApiResult<Reply> {
+    super::users_guard::require_admin(&ctx).await?;
     let account = ctx.account()?;
     let doc = load_stored(&ctx.state, &account.id).await?;
     Ok(Reply::ok(json!({"api_key": doc.get("pvt_api_key")})))

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod authz_matrix;
 mod compat;
 mod decision;
 mod devices_callflows;
