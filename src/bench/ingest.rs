@@ -89,8 +89,9 @@ async fn ingest(
     Ok(resp.json::<Value>().await?["data"].clone())
 }
 
-/// Wait until the recording's document points at its object; fail as soon as the service
-/// reports failing deliveries (rather than waiting for retries that cannot succeed).
+/// Wait until the recording's document points at its object; give up when the service has
+/// reported failing deliveries for a minute on end (retries are normal; a stuck handler is
+/// not worth waiting half an hour for).
 async fn delivered(
     svc: &Service,
     couch: &crate::couch::Couch,
@@ -98,6 +99,7 @@ async fn delivered(
     id: &str,
 ) -> anyhow::Result<()> {
     let db = acct.modb(id[..4].parse()?, id[4..6].parse()?);
+    let mut failing_checks = 0;
     for i in 0..36_000 {
         if let Some(d) = couch.get(&db, id).await? {
             if d.get("pvt_attachments").is_some() {
@@ -108,9 +110,14 @@ async fn delivered(
             let url = format!("{}/rec_ext/spool", svc.base);
             let spool: Value = svc.http.get(url).send().await?.json().await?;
             let failing = &spool["data"]["failing_by_handler"];
+            if failing.as_object().is_none_or(|f| f.is_empty()) {
+                failing_checks = 0;
+            } else {
+                failing_checks += 1;
+            }
             anyhow::ensure!(
-                failing.as_object().is_none_or(|f| f.is_empty()),
-                "deliveries failing ({failing}); see GET /v2/accounts/{{A}}/att_handlers_errors"
+                failing_checks < 30,
+                "deliveries failing for a minute ({failing}); see GET /v2/accounts/{{A}}/att_handlers_errors"
             );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -239,6 +246,18 @@ pub async fn run(opts: &BenchOpts, svc: &Service) -> anyhow::Result<()> {
             (n as u64 * mib) as f64 / all
         );
         println!("  checksums equal: {checks}/{n}; objects in the bucket: {objects} (expected {expected}: one per recording, none duplicated)");
+        let (y, m) = crate::domain::time::year_month(crate::domain::time::now_unix());
+        let retried = couch
+            .view(
+                &account.modb(y, m),
+                "att_handlers_errors",
+                "crossbar_listing",
+                &Default::default(),
+            )
+            .await
+            .map(|r| r.len())
+            .unwrap_or(0);
+        println!("  delivery attempts that failed and were retried: {retried}");
         println!("  service peak RSS so far: {:.1} MiB", svc.peak_rss_mib());
     }
     Ok(())
