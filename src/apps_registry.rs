@@ -21,22 +21,16 @@ pub async fn master_apps(couch: &Couch, master: &AccountId) -> CouchResult<Vec<V
         include_docs: true,
         ..Default::default()
     };
-    let db = master.db();
-    let rows = match couch
-        .view(&db, "apps_store", "crossbar_listing", &opts)
-        .await
-    {
-        // An account database made before the view existed: add our design docs once.
-        Err(crate::couch::CouchError::NotFound) => {
-            couch
-                .ensure_design_docs(&db, &crate::couch::views::account_db_docs())
-                .await?;
-            couch
-                .view(&db, "apps_store", "crossbar_listing", &opts)
-                .await?
-        }
-        other => other?,
-    };
+    // An account database made before the view existed gets our design docs once.
+    let rows = couch
+        .view_adding(
+            &master.db(),
+            "apps_store",
+            "crossbar_listing",
+            &opts,
+            &crate::couch::views::account_db_docs(),
+        )
+        .await?;
     Ok(rows.into_iter().filter_map(|r| r.doc).collect())
 }
 

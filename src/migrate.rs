@@ -77,16 +77,8 @@ pub fn digest_hex(digest: &str) -> Option<String> {
 
 /// The monthly databases of the account that exist, newest first.
 pub async fn months(couch: &Couch, account: &AccountId) -> anyhow::Result<Vec<String>> {
-    let (mut y, mut m) = time::year_month(time::now_unix());
-    let mut out = vec![];
-    for _ in 0..LOOKBACK_MONTHS {
-        let db = account.modb(y, m);
-        if couch.db_exists(&db).await? {
-            out.push(db);
-        }
-        (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
-    }
-    Ok(out)
+    let now = time::year_month(time::now_unix());
+    Ok(couch.existing_modbs(account, now, LOOKBACK_MONTHS).await?)
 }
 
 /// Count the recordings of a month (for the progress bar's length).

@@ -147,22 +147,21 @@ pub async fn run_account(
         .min()
         .unwrap_or(0);
     let cutoff = now - i64::from(min_days) * 86_400;
-    let (mut y, mut m) = time::year_month(time::gregorian_to_unix(cutoff));
-    for _ in 0..LOOKBACK_MONTHS {
-        let db = account.modb(y, m);
-        if couch.db_exists(&db).await? {
-            sweep_month(
-                couch,
-                &db,
-                storage.as_ref(),
-                policy,
-                now,
-                cutoff,
-                &mut report,
-            )
-            .await?;
-        }
-        (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+    let newest = time::year_month(time::gregorian_to_unix(cutoff));
+    for db in couch
+        .existing_modbs(account, newest, LOOKBACK_MONTHS)
+        .await?
+    {
+        sweep_month(
+            couch,
+            &db,
+            storage.as_ref(),
+            policy,
+            now,
+            cutoff,
+            &mut report,
+        )
+        .await?;
     }
     Ok(report)
 }

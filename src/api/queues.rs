@@ -42,17 +42,18 @@ async fn roster(ctx: &Ctx, queue: &str) -> ApiResult<Vec<String>> {
         reduce: Some(false),
         ..Default::default()
     };
-    let couch = &ctx.state.couch;
-    let rows = match couch.view(&db, "queues", "agents_listing", &opts).await {
-        // An account database made before this view existed: add our design docs once.
-        Err(crate::couch::CouchError::NotFound) => {
-            couch
-                .ensure_design_docs(&db, &crate::couch::views::account_db_docs())
-                .await?;
-            couch.view(&db, "queues", "agents_listing", &opts).await?
-        }
-        other => other?,
-    };
+    // An account database made before this view existed gets our design docs once.
+    let rows = ctx
+        .state
+        .couch
+        .view_adding(
+            &db,
+            "queues",
+            "agents_listing",
+            &opts,
+            &crate::couch::views::account_db_docs(),
+        )
+        .await?;
     Ok(rows.into_iter().filter_map(|r| r.id).collect())
 }
 

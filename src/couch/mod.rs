@@ -232,6 +232,45 @@ impl Couch {
             .collect())
     }
 
+    /// A view query that first adds `docs` when the view is missing (a database made before
+    /// the view existed, or by KAZOO without it), then asks again.
+    pub async fn view_adding(
+        &self,
+        db: &str,
+        design: &str,
+        view: &str,
+        opts: &ViewOpts,
+        docs: &[Value],
+    ) -> CouchResult<Vec<Row>> {
+        match self.view(db, design, view, opts).await {
+            Err(CouchError::NotFound) => {
+                self.ensure_design_docs(db, docs).await?;
+                self.view(db, design, view, opts).await
+            }
+            other => other,
+        }
+    }
+
+    /// The account's monthly databases that exist, newest first, from `newest` back over
+    /// `months` months.
+    pub async fn existing_modbs(
+        &self,
+        account: &crate::domain::ids::AccountId,
+        newest: (i32, u32),
+        months: u32,
+    ) -> CouchResult<Vec<String>> {
+        let (mut y, mut m) = newest;
+        let mut out = vec![];
+        for _ in 0..months {
+            let db = account.modb(y, m);
+            if self.db_exists(&db).await? {
+                out.push(db);
+            }
+            (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+        }
+        Ok(out)
+    }
+
     /// Create or update design documents so they match `docs` (by `_id`); unchanged ones
     /// are left alone, so this is cheap to call on every start. A design document KAZOO
     /// wrote (one without our `kazoo_rec` marker) is never replaced, only given the views

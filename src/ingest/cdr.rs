@@ -4,7 +4,7 @@
 //! stores it (see [`crate::cdr`]), in the interaction month's database. The first write of
 //! a CDR wins, so a media server may retry freely. Access as for ingest.
 
-use super::http::{authorized, error};
+use super::http::{authorized, error, success};
 use crate::api::error::ApiError;
 use crate::domain::ids::AccountId;
 use crate::domain::time;
@@ -23,12 +23,7 @@ pub async fn store_cdr(
         return error(ApiError::invalid_credentials(), &request_id);
     }
     match store(&state, &path, &body).await {
-        Ok((status, data)) => HttpResponse::build(
-            actix_web::http::StatusCode::from_u16(status)
-                .unwrap_or(actix_web::http::StatusCode::OK),
-        )
-        .insert_header(("content-type", "application/json"))
-        .body(json!({"status": "success", "data": data, "request_id": request_id}).to_string()),
+        Ok((status, data)) => success(status, data, &request_id),
         Err(e) => error(e, &request_id),
     }
 }

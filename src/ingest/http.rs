@@ -72,6 +72,15 @@ pub(crate) fn authorized(state: &AppState, req: &HttpRequest) -> bool {
         .is_some_and(|p| state.cfg.ingest_acl.iter().any(|c| in_cidr(p.ip(), c)))
 }
 
+/// The success envelope of the media-server endpoints.
+pub(crate) fn success(status: u16, data: Value, request_id: &str) -> HttpResponse {
+    HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK),
+    )
+    .insert_header(("content-type", "application/json"))
+    .body(json!({"status": "success", "data": data, "request_id": request_id}).to_string())
+}
+
 pub(crate) fn error(err: ApiError, request_id: &str) -> HttpResponse {
     let (message, data) = err.message_and_data();
     let body = json!({"status": "error", "error": err.code().to_string(), "message": message, "data": data, "request_id": request_id});
@@ -184,9 +193,7 @@ pub async fn ingest(
         return error(ApiError::invalid_credentials(), &request_id);
     }
     match ingest_inner(&req, &path, payload, &state).await {
-        Ok(data) => HttpResponse::Created()
-            .insert_header(("content-type", "application/json"))
-            .body(json!({"status": "success", "data": data, "request_id": request_id}).to_string()),
+        Ok(data) => success(201, data, &request_id),
         Err(e) => error(e, &request_id),
     }
 }
@@ -399,9 +406,7 @@ pub async fn decide(
     }
     .await;
     match result {
-        Ok(data) => HttpResponse::Ok()
-            .insert_header(("content-type", "application/json"))
-            .body(json!({"status": "success", "data": data, "request_id": request_id}).to_string()),
+        Ok(data) => success(200, data, &request_id),
         Err(e) => error(e, &request_id),
     }
 }

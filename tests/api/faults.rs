@@ -98,18 +98,7 @@ async fn s3_down_during_ingest_then_back() {
     let mut s3 = start_s3s(port, &dir);
     wait_listening(port).await;
     let bucket = format!("fault-{}", uniq());
-    let client = {
-        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .credentials_provider(Credentials::new("testkey", "testsecret", None, None, "t"))
-                .endpoint_url(format!("http://127.0.0.1:{port}"))
-                .force_path_style(true)
-                .build(),
-        )
-    };
+    let client = s3_client(&format!("http://127.0.0.1:{port}"), "testkey", "testsecret");
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     let mut cfg = settings();
     cfg.allow_local_urls = true;
@@ -117,8 +106,13 @@ async fn s3_down_during_ingest_then_back() {
     let (acct, _, admin) = app.account_with_admin(None).await;
     let account = AccountId::parse(&acct).unwrap();
     let h = "5353535353535353535353535353535a";
-    let storage = json!({"attachments": {h: {"handler": "s3", "name": "S3", "settings": {"bucket": bucket, "key": "testkey", "secret": "testsecret", "host": "127.0.0.1", "port": port, "scheme": "http", "bucket_access_method": "path"}}},
-                         "plan": {"modb": {"types": {"call_recording": {"attachments": {"handler": h}}}}}});
+    let storage = s3_storage(
+        &format!("http://127.0.0.1:{port}"),
+        &bucket,
+        h,
+        "testkey",
+        "testsecret",
+    );
     let r = app
         .call(
             Method::PUT,

@@ -198,3 +198,26 @@ pub fn merge(target: &mut Value, extra: &Value) {
         }
     }
 }
+
+/// An S3 client for the test servers (path-style, any region).
+pub fn s3_client(url: &str, key: &str, secret: &str) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(key, secret, None, None, "t"))
+            .endpoint_url(url.trim_end_matches('/'))
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// A storage document with one S3 connector `handler_id` on `url`/`bucket`, used by the
+/// plan for call recordings.
+pub fn s3_storage(url: &str, bucket: &str, handler_id: &str, key: &str, secret: &str) -> Value {
+    let u = url::Url::parse(url).unwrap();
+    json!({"attachments": {handler_id: {"handler": "s3", "name": "S3", "settings": {"bucket": bucket, "key": key, "secret": secret,
+              "host": u.host_str().unwrap(), "port": u.port().unwrap(), "scheme": "http", "bucket_access_method": "path"}}},
+           "plan": {"modb": {"types": {"call_recording": {"attachments": {"handler": handler_id}}}}}})
+}

@@ -226,10 +226,8 @@ async fn s3_destination_from_the_storage_plan() {
         .unwrap()
         .status()
         .is_success());
-    let u = url::Url::parse(&url).unwrap();
     let h = "abcdefabcdefabcdefabcdefabcdefab";
-    let storage = json!({"attachments": {h: {"handler": "s3", "name": "S3", "settings": {"bucket": bucket, "key": "k", "secret": "s", "host": u.host_str().unwrap(), "port": u.port().unwrap(), "scheme": "http", "bucket_access_method": "path"}}},
-                         "plan": {"modb": {"types": {"call_recording": {"attachments": {"handler": h}}}}}});
+    let storage = s3_storage(&url, &bucket, h, "k", "s");
     let r = app
         .call(
             Method::PUT,

@@ -7,7 +7,7 @@ use crate::helpers::*;
 use kazoo_rec::domain::ids::AccountId;
 use kazoo_rec::testdata::{fake_mp3, generate, GenOptions};
 use reqwest::Method;
-use serde_json::json;
+
 use std::process::{Command, Stdio};
 
 const COUNT: usize = 60;
@@ -89,10 +89,8 @@ async fn migration_survives_a_kill_and_is_idempotent() {
         .send()
         .await
         .unwrap();
-    let u = url::Url::parse(&url).unwrap();
     let h = "fedcba9876543210fedcba9876543210";
-    let storage = json!({"attachments": {h: {"handler": "s3", "name": "S3", "settings": {"bucket": bucket, "key": "k", "secret": "s", "host": u.host_str().unwrap(), "port": u.port().unwrap(), "scheme": "http", "bucket_access_method": "path"}}},
-                         "plan": {"modb": {"types": {"call_recording": {"attachments": {"handler": h}}}}}});
+    let storage = s3_storage(&url, &bucket, h, "k", "s");
     let r = app
         .call(
             Method::PUT,
@@ -152,18 +150,7 @@ async fn migration_survives_a_kill_and_is_idempotent() {
     );
 
     // one object per recording, and the audio plays back from S3 byte for byte
-    let s3 = {
-        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .credentials_provider(Credentials::new("k", "s", None, None, "t"))
-                .endpoint_url(url.trim_end_matches('/'))
-                .force_path_style(true)
-                .build(),
-        )
-    };
+    let s3 = s3_client(&url, "k", "s");
     let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
     assert_eq!(
         listed.key_count(),

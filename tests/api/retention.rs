@@ -158,10 +158,8 @@ async fn s3_held_recordings_are_deleted_from_the_bucket() {
         .send()
         .await
         .unwrap();
-    let u = url::Url::parse(&url).unwrap();
     let h = "0123456789abcdef0123456789abcdef";
-    let storage = json!({"attachments": {h: {"handler": "s3", "name": "S3", "settings": {"bucket": bucket, "key": "k", "secret": "s", "host": u.host_str().unwrap(), "port": u.port().unwrap(), "scheme": "http", "bucket_access_method": "path"}}},
-                         "plan": {"modb": {"types": {"call_recording": {"attachments": {"handler": h}}}}}});
+    let storage = s3_storage(&url, &bucket, h, "k", "s");
     let r = app
         .call(
             Method::PUT,
@@ -203,17 +201,7 @@ async fn s3_held_recordings_are_deleted_from_the_bucket() {
         .as_str()
         .expect("delivered to S3")
         .to_string();
-    let s3 = {
-        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-        let conf = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("k", "s", None, None, "t"))
-            .endpoint_url(url.trim_end_matches('/'))
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
-    };
+    let s3 = s3_client(&url, "k", "s");
     let exists = || async {
         s3.head_object()
             .bucket(&bucket)
