@@ -464,8 +464,8 @@ pub async fn list_children(ctx: Ctx) -> ApiResult<Reply> {
 pub async fn list_descendants(ctx: Ctx) -> ApiResult<Reply> {
     let id = ctx.account()?.id.to_string();
     let own = id.clone();
-    let map = move |r: &crate::couch::Row| {
-        (r.value.get("id").and_then(Value::as_str) != Some(own.as_str())).then(|| r.value.clone())
+    let map = move |r: crate::couch::Row| {
+        (r.value.get("id").and_then(Value::as_str) != Some(own.as_str())).then_some(r.value)
     };
     let q = ViewQuery {
         db: ACCOUNTS_DB,

@@ -43,7 +43,7 @@ pub async fn list_cdrs(ctx: Ctx) -> ApiResult<Reply> {
         months.reverse();
     }
     let (lo, hi) = (json!([from]), json!([to, {}]));
-    let map = move |r: &crate::couch::Row| {
+    let map = move |r: crate::couch::Row| {
         r.doc
             .as_ref()
             .map(|d| crate::cdr::normalize_row(d, reseller, offset))

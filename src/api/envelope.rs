@@ -129,10 +129,10 @@ fn base(ctx: &EnvelopeCtx, token: Option<&str>) -> Map<String, Value> {
     env
 }
 
-pub fn success_body(ctx: &EnvelopeCtx, reply: &JsonReply) -> Value {
+pub fn success_body(ctx: &EnvelopeCtx, reply: JsonReply) -> Value {
     let token = reply.auth_token.as_deref().or(ctx.auth_token);
     let mut env = base(ctx, token);
-    env.insert("data".into(), reply.data.clone());
+    env.insert("data".into(), reply.data);
     env.insert("status".into(), "success".into());
     if let Some(rev) = &reply.revision {
         env.insert("revision".into(), rev.clone().into());

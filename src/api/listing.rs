@@ -17,7 +17,7 @@ pub struct ViewQuery<'a> {
     pub view: &'a str,
     pub start: Option<Value>,
     pub end: Option<Value>,
-    pub map: &'a (dyn Fn(&Row) -> Option<Value> + Sync),
+    pub map: &'a (dyn Fn(Row) -> Option<Value> + Sync),
     /// The mapper needs the documents, not just the view values.
     pub include_docs: bool,
 }
@@ -30,8 +30,8 @@ pub fn page_params(ctx: &Ctx) -> ApiResult<PageParams> {
 }
 
 /// The value of a row, the default mapping.
-pub fn row_value(r: &Row) -> Option<Value> {
-    Some(r.value.clone())
+pub fn row_value(r: Row) -> Option<Value> {
+    Some(r.value)
 }
 
 /// Run a listing and build the reply.
@@ -96,19 +96,19 @@ pub async fn load_items(
             if want.is_some_and(|w| items.len() == w) {
                 return Ok((items, Some(row.key)));
             }
-            if filters
-                .iter()
-                .all(|f| row.doc.as_ref().is_some_and(|d| f.matches(d)))
-            {
-                if let Some(item) = (q.map)(&row) {
-                    items.push(item);
-                }
-            }
             if last_key.as_ref() != Some(&row.key) {
                 seen.clear();
                 last_key = Some(row.key.clone());
             }
             seen.insert(row_id);
+            if filters
+                .iter()
+                .all(|f| row.doc.as_ref().is_some_and(|d| f.matches(d)))
+            {
+                if let Some(item) = (q.map)(row) {
+                    items.push(item);
+                }
+            }
         }
         if !full_batch || !progressed {
             return Ok((items, None));
@@ -129,7 +129,7 @@ pub async fn load_months(
     bounds: (Value, Value),
     params: &PageParams,
     filters: &[Filter],
-    map: &(dyn Fn(&Row) -> Option<Value> + Sync),
+    map: &(dyn Fn(Row) -> Option<Value> + Sync),
     include_docs: bool,
 ) -> ApiResult<(Vec<Value>, Option<Value>)> {
     let mut items = vec![];

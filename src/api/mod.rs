@@ -706,7 +706,7 @@ fn render_reply(env: &EnvelopeCtx, reply: Reply, csv: bool, is_get: bool) -> Htt
                 b.insert_header(("etag", format!("\"{rev}\"")));
             }
             b.insert_header(("expires", "Fri, 01 Jan 1999 00:00:00 GMT"));
-            let body = envelope::success_body(env, &j);
+            let body = envelope::success_body(env, *j);
             envelope::json_response(b, env, &body)
         }
         Reply::Stream {

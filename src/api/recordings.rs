@@ -7,7 +7,7 @@ use super::error::{ApiError, ApiResult};
 use super::listing;
 use super::request::Ctx;
 use crate::domain::ids::AccountId;
-use crate::domain::json::public_fields;
+use crate::domain::json::{into_public_fields, public_fields};
 use crate::domain::paging::{filters_from_query, PageParams};
 use crate::domain::time;
 use serde_json::{json, Value};
@@ -71,8 +71,7 @@ fn matches_search(doc: &Value, needle: &str) -> bool {
 }
 
 /// A recording as crossbar lists it: the public doc plus `_read_only.content_types`.
-fn list_item(doc: &Value) -> Value {
-    let mut out = public_fields(doc);
+fn list_item(doc: Value) -> Value {
     let mut types: Vec<String> = ["_attachments", "pvt_attachments"]
         .iter()
         .filter_map(|k| doc.get(*k).and_then(Value::as_object))
@@ -86,6 +85,7 @@ fn list_item(doc: &Value) -> Value {
         .collect();
     types.sort();
     types.dedup();
+    let mut out = into_public_fields(doc);
     out["_read_only"] = json!({"content_types": types});
     out
 }
@@ -144,9 +144,9 @@ async fn list(ctx: Ctx, user: Option<String>) -> ApiResult<Reply> {
     } else {
         "crossbar_listing"
     };
-    let map = |r: &crate::couch::Row| {
-        let doc = r.doc.as_ref()?;
-        if search.as_deref().is_some_and(|s| !matches_search(doc, s)) {
+    let map = |r: crate::couch::Row| {
+        let doc = r.doc?;
+        if search.as_deref().is_some_and(|s| !matches_search(&doc, s)) {
             return None;
         }
         Some(list_item(doc))
@@ -269,7 +269,8 @@ pub fn parse_range(h: Option<&str>) -> Option<(u64, Option<u64>)> {
 pub async fn get_recording(ctx: Ctx) -> ApiResult<Reply> {
     let (db, doc) = load_recording(&ctx).await?;
     if !wants_audio(ctx.accept.as_deref()) {
-        return Ok(Reply::doc(list_item(&doc), super::docs::rev(&doc)));
+        let rev = super::docs::rev(&doc);
+        return Ok(Reply::doc(list_item(doc), rev));
     }
     let id = ctx.id(0).to_string();
     let range = parse_range(ctx.headers.get("range").and_then(|v| v.to_str().ok()));

@@ -23,6 +23,22 @@ pub fn public_fields(doc: &Value) -> Value {
     Value::Object(out)
 }
 
+/// [`public_fields`] without copying: the document is consumed.
+pub fn into_public_fields(doc: Value) -> Value {
+    let Value::Object(obj) = doc else {
+        return Value::Object(Map::new());
+    };
+    let id = obj.get("_id").cloned();
+    let mut out: Map<String, Value> = obj
+        .into_iter()
+        .filter(|(k, _)| !is_private_key(k) || k == "_read_only")
+        .collect();
+    if let Some(id) = id {
+        out.insert("id".into(), id);
+    }
+    Value::Object(out)
+}
+
 /// Private keys of `doc` only.
 pub fn private_fields(doc: &Value) -> Map<String, Value> {
     doc.as_object()
