@@ -17,6 +17,7 @@ pub mod error;
 pub mod limits;
 pub mod listing;
 pub mod metaflows;
+pub mod openapi;
 pub mod queues;
 pub mod recording_decision;
 pub mod recording_media;
@@ -81,6 +82,8 @@ pub fn routes() -> Vec<Route> {
         route!(DELETE, "token_auth", Token, auth::revoke_token),
         route!(GET, "auth/tokeninfo", Public, auth::tokeninfo),
         route!(POST, "auth/tokeninfo", Public, auth::tokeninfo),
+        // --- this description of the API (openapi.rs, our extension)
+        route!(GET, "rec_ext/openapi.json", Public, openapi::get),
         // --- whitelabel (whitelabel.rs): by domain without a token, before login
         route!(GET, "whitelabel/{W}", Public, whitelabel::get_by_domain),
         route!(

@@ -52,6 +52,22 @@ static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/schemas");
 /// small bound is plenty and guarantees termination.
 const MAX_FIX_ROUNDS: usize = 8;
 
+/// The embedded schema files as JSON, named by `_id` (or file stem): for describing the API.
+pub fn embedded_raw() -> impl Iterator<Item = (String, Value)> {
+    EMBEDDED
+        .files()
+        .filter(|file| file.path().extension().is_some_and(|ext| ext == "json"))
+        .filter_map(|file| {
+            let json: Value = serde_json::from_slice(file.contents()).ok()?;
+            let stem = file.path().file_stem()?.to_string_lossy().into_owned();
+            let name = json
+                .get("_id")
+                .and_then(Value::as_str)
+                .map_or(stem, str::to_string);
+            Some((name, json))
+        })
+}
+
 /// Knobs that differ between production and local testing.
 #[derive(Clone, Debug, Default)]
 pub struct ValidationOptions {
