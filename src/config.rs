@@ -99,6 +99,11 @@ pub struct Settings {
     /// Seconds between retention runs (accounts with a retention policy); 0 turns the job off.
     #[arg(long, env = "KAZOO_REC_RETENTION_INTERVAL", default_value_t = 3600)]
     pub retention_interval_s: u64,
+
+    /// Documents kept in crossbar's read cache (flushed by CouchDB's change feeds, as
+    /// KAZOO's `open_cache_doc` is by its message bus); 0 turns the cache off.
+    #[arg(long, env = "KAZOO_REC_DOC_CACHE", default_value_t = 10_000)]
+    pub doc_cache: usize,
 }
 
 impl Settings {
@@ -131,6 +136,7 @@ impl Settings {
             request_timeout_s: 30,
             // Tests run retention explicitly, with their own clock.
             retention_interval_s: 0,
+            doc_cache: 10_000,
         }
     }
 }

@@ -33,7 +33,7 @@ pub struct FirstStart {
 
 impl Application {
     pub async fn build(cfg: Settings) -> anyhow::Result<(Application, Option<FirstStart>)> {
-        let couch = Couch::connect(&cfg.couchdb_url)?;
+        let couch = Couch::connect(&cfg.couchdb_url)?.with_doc_cache(cfg.doc_cache);
         wait_for_couch(&couch).await?;
         let secret = signing_secret(&couch, cfg.jwt_secret.as_deref()).await?;
         let tokens = TokenKeys::new(&secret, cfg.token_expiry_s);

@@ -17,12 +17,15 @@ pub async fn load(ctx: &Ctx, pvt_type: &str, id: &str) -> ApiResult<Value> {
         return Err(ApiError::bad_identifier(id));
     }
     let account = ctx.account()?;
-    let doc = ctx
-        .state
-        .couch
-        .get(&account.id.db(), id)
-        .await?
-        .ok_or_else(|| ApiError::bad_identifier(id))?;
+    let db = account.id.db();
+    // Reads go through crossbar's document cache; a write starts from CouchDB's copy (its
+    // `_rev` decides conflicts).
+    let doc = if ctx.method == actix_web::http::Method::GET {
+        ctx.state.couch.get_cached(&db, id).await?
+    } else {
+        ctx.state.couch.get(&db, id).await?
+    }
+    .ok_or_else(|| ApiError::bad_identifier(id))?;
     let deleted = doc
         .get("pvt_deleted")
         .and_then(Value::as_bool)

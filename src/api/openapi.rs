@@ -77,10 +77,7 @@ fn openapi_path(route: &str) -> (String, Vec<String>) {
 /// The schema a write to this path is validated with, by its resource (the last literal
 /// segment that names one).
 fn body_schema(route: &str) -> Option<&'static str> {
-    let resource = route
-        .split('/')
-        .filter(|s| !s.starts_with('{'))
-        .next_back()?;
+    let resource = route.split('/').rfind(|s| !s.starts_with('{'))?;
     Some(match resource {
         "accounts" => "accounts",
         "users" => "users",

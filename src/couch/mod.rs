@@ -7,6 +7,7 @@
 //! [`Couch::create_db`]; and couch_rs has no attachment API, so attachments (later issues)
 //! go through `reqwest` with streamed bodies.
 
+pub mod cache;
 pub mod pvt;
 pub mod views;
 
@@ -78,6 +79,8 @@ pub struct Couch {
     http: reqwest::Client,
     base: String,
     auth: Option<(String, Option<String>)>,
+    /// Crossbar's document cache (off unless [`Couch::with_doc_cache`]).
+    cache: Option<std::sync::Arc<cache::DocCache>>,
 }
 
 pub fn encode_db_name(name: &str) -> String {
@@ -108,6 +111,13 @@ struct ViewRow {
     doc: Option<Value>,
 }
 
+fn seq_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// A JSON answer, with CouchDB's statuses mapped as couch_rs's errors are.
 async fn json_response<T: serde::de::DeserializeOwned>(
     resp: reqwest::Result<reqwest::Response>,
@@ -116,10 +126,13 @@ async fn json_response<T: serde::de::DeserializeOwned>(
     let status = resp.status().as_u16();
     match status {
         200..=299 => {
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| CouchError::Unreachable(e.to_string()))?;
+            let body = resp.bytes().await.map_err(|e| {
+                CouchError::Unreachable(if e.is_timeout() {
+                    "timed out".into()
+                } else {
+                    e.to_string()
+                })
+            })?;
             serde_json::from_slice(&body).map_err(|e| CouchError::Other {
                 status,
                 message: format!("unexpected answer: {e}"),
@@ -168,7 +181,92 @@ impl Couch {
             http,
             base,
             auth,
+            cache: None,
         })
+    }
+
+    /// Serve [`Couch::get_cached`] from a cache of up to `capacity` documents (0: no cache).
+    pub fn with_doc_cache(mut self, capacity: usize) -> Couch {
+        self.cache = (capacity > 0).then(|| std::sync::Arc::new(cache::DocCache::new(capacity)));
+        self
+    }
+
+    /// A document we wrote (a doc without `_id` is new: nothing to drop).
+    fn changed(&self, db: &str, id: Option<&str>) {
+        if let (Some(c), Some(id)) = (&self.cache, id) {
+            c.invalidate(db, id);
+        }
+    }
+
+    /// A document as crossbar loads it (`kz_datamgr:open_cache_doc`): from the cache when
+    /// the database's change feed is live, else from CouchDB (and then kept).
+    pub async fn get_cached(&self, db: &str, id: &str) -> CouchResult<Option<Value>> {
+        let Some(cache) = &self.cache else {
+            return self.get(db, id).await;
+        };
+        let ticket = match cache.lookup(db, id) {
+            Ok(doc) => return Ok(Some(doc)),
+            Err((ticket, needs_feed)) => {
+                if needs_feed {
+                    cache::start_feed(self.clone(), cache.clone(), db.to_string());
+                }
+                ticket
+            }
+        };
+        let doc = self.get(db, id).await?;
+        if let Some(d) = &doc {
+            cache.put(ticket, id, d);
+        }
+        Ok(doc)
+    }
+
+    /// The database's current update sequence (opaque: a number on pouchdb, a string on
+    /// CouchDB 2+), as `_changes` takes it back.
+    pub async fn update_seq(&self, db: &str) -> CouchResult<String> {
+        let url = format!("{}/{}", self.base, encode_db_name(db));
+        let info: Value =
+            json_response(self.json_request(reqwest::Method::GET, &url).send().await).await?;
+        Ok(seq_string(&info["update_seq"]))
+    }
+
+    /// Ids changed after `since` (waiting up to `wait_ms` for one), and the new sequence;
+    /// `Unreachable("timed out")` when nothing changed in time.
+    pub async fn changes_since(
+        &self,
+        db: &str,
+        since: &str,
+        wait_ms: u64,
+    ) -> CouchResult<(Vec<String>, String)> {
+        let url = format!("{}/{}/_changes", self.base, encode_db_name(db));
+        let resp = self
+            .raw(reqwest::Method::GET, &url)
+            .query(&[
+                ("feed", "longpoll"),
+                ("since", since),
+                ("timeout", &wait_ms.to_string()),
+            ])
+            .timeout(std::time::Duration::from_millis(wait_ms + 10_000))
+            .send()
+            .await;
+        if let Err(e) = &resp {
+            if e.is_timeout() {
+                return Err(CouchError::Unreachable("timed out".into()));
+            }
+        }
+        let body: Value = json_response(resp).await?;
+        let ids = body["results"]
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .filter_map(|r| r["id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let last = match &body["last_seq"] {
+            Value::Null => since.to_string(),
+            v => seq_string(v),
+        };
+        Ok((ids, last))
     }
 
     /// A handle on an existing database; never creates it.
@@ -211,6 +309,9 @@ impl Couch {
     }
 
     pub async fn delete_db(&self, name: &str) -> CouchResult<()> {
+        if let Some(c) = &self.cache {
+            c.invalidate_db(name);
+        }
         let resp = self
             .client
             .req(reqwest::Method::DELETE, &encode_db_name(name), None)
@@ -242,16 +343,25 @@ impl Couch {
     /// Save `doc` (which must carry `_id`), updating its `_rev`. A stale or missing `_rev`
     /// for an existing id is [`CouchError::Conflict`].
     pub async fn save(&self, db: &str, doc: &mut Value) -> CouchResult<()> {
-        self.db(db)
+        self.changed(db, doc.get("_id").and_then(Value::as_str));
+        let result = self
+            .db(db)
             .save(doc)
             .await
             .map(|_| ())
-            .map_err(CouchError::from)
+            .map_err(CouchError::from);
+        // after the write too: a read that raced it must not be kept
+        self.changed(db, doc.get("_id").and_then(Value::as_str));
+        result
     }
 
     /// Save many docs at once (`_bulk_docs`); returns per-doc success.
     pub async fn save_many(&self, db: &str, docs: &mut [Value]) -> CouchResult<Vec<bool>> {
-        let results = self.db(db).bulk_docs(docs).await?;
+        let results = self.db(db).bulk_docs(docs).await;
+        for d in docs.iter() {
+            self.changed(db, d.get("_id").and_then(Value::as_str));
+        }
+        let results = results?;
         Ok(results.iter().map(|r| r.is_ok()).collect())
     }
 
@@ -540,6 +650,7 @@ impl Couch {
         content_type: &str,
         body: AttachmentStream,
     ) -> CouchResult<String> {
+        self.changed(db, Some(doc_id));
         let url = format!(
             "{}?rev={}",
             self.attachment_url(db, doc_id, name),
@@ -554,6 +665,7 @@ impl Couch {
             .map_err(|e| CouchError::Unreachable(e.to_string()))?;
         let status = resp.status().as_u16();
         let v: Value = resp.json().await.unwrap_or(Value::Null);
+        self.changed(db, Some(doc_id));
         match status {
             200..=202 => Ok(v
                 .get("rev")
