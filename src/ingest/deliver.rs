@@ -300,6 +300,38 @@ impl WithoutUrl for reqwest::Error {
 }
 
 async fn deliver_handler(state: &AppState, spool: &Spool, job: &Job) -> Result<(), DeliveryError> {
+    let (handler_id, handler) = job_handler(state, job).await?;
+    let doc = state
+        .couch
+        .get(&job.db, &job.doc_id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(Value::Null);
+    let ctx = handler_path(job, &doc)?;
+    let body = file_stream(spool, job).await.map_err(|x| DeliveryError {
+        reason: x.to_string(),
+        ..DeliveryError::new(&handler_id, "")
+    })?;
+    let stored = handler
+        .put(
+            &ctx,
+            ObjectMeta {
+                content_type: job.content_type.clone(),
+                length: Some(job.bytes),
+            },
+            body,
+        )
+        .await
+        .map_err(|x| storage_failure(&handler_id, x))?;
+    handler_stored(state, job, &handler_id, &handler, stored).await
+}
+
+/// The account's storage handler a `handler` job goes to, with its id.
+pub(super) async fn job_handler(
+    state: &AppState,
+    job: &Job,
+) -> Result<(String, Handler), DeliveryError> {
     let handler_id = job
         .destination
         .get("handler_id")
@@ -334,45 +366,45 @@ async fn deliver_handler(state: &AppState, spool: &Spool, job: &Job) -> Result<(
             ..e
         });
     }
-    let doc = state
-        .couch
-        .get(&job.db, &job.doc_id)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(Value::Null);
-    let account = AccountId::parse(&job.account_id).ok_or_else(|| DeliveryError {
-        reason: "bad account id".into(),
-        ..e.clone()
+    Ok((handler_id, handler))
+}
+
+/// Where the handler puts a job's audio (its path may name fields of the document).
+pub(super) fn handler_path(job: &Job, doc: &Value) -> Result<PathContext, DeliveryError> {
+    let account = AccountId::parse(&job.account_id).ok_or_else(|| {
+        DeliveryError::new(
+            job.destination
+                .get("handler_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            "bad account id",
+        )
     })?;
     let month = job.doc_id.split('-').next().unwrap_or_default();
-    let ctx = PathContext {
+    Ok(PathContext {
         account_id: job.account_id.clone(),
         db: format!("{}-{month}", account.encoded_db()),
         doc_id: job.doc_id.clone(),
         attachment: job.attachment.clone(),
-        doc: crate::domain::json::public_fields(&doc),
+        doc: crate::domain::json::public_fields(doc),
         folder_path: job
             .destination
             .get("folder_path")
             .and_then(Value::as_str)
             .map(str::to_string),
-    };
-    let body = file_stream(spool, job).await.map_err(|x| DeliveryError {
-        reason: x.to_string(),
-        ..e.clone()
-    })?;
-    let stored = handler
-        .put(
-            &ctx,
-            ObjectMeta {
-                content_type: job.content_type.clone(),
-                length: Some(job.bytes),
-            },
-            body,
-        )
-        .await
-        .map_err(|x| storage_failure(&handler_id, x))?;
+    })
+}
+
+/// After the handler stored the audio: the checksum must be the one acknowledged, then the
+/// document points at the object.
+pub(super) async fn handler_stored(
+    state: &AppState,
+    job: &Job,
+    handler_id: &str,
+    handler: &Handler,
+    stored: crate::storage::Stored,
+) -> Result<(), DeliveryError> {
+    let e = DeliveryError::new(handler_id, "");
     if stored.md5_hex != job.md5_hex {
         return Err(DeliveryError {
             reason: format!(
@@ -388,7 +420,7 @@ async fn deliver_handler(state: &AppState, spool: &Spool, job: &Job) -> Result<(
         .map_err(|x| DeliveryError { reason: x, ..e })
 }
 
-fn storage_failure(handler_id: &str, e: StorageError) -> DeliveryError {
+pub(super) fn storage_failure(handler_id: &str, e: StorageError) -> DeliveryError {
     match e {
         StorageError::Backend {
             code,

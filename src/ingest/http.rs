@@ -202,7 +202,7 @@ async fn ingest_inner(
     req: &HttpRequest,
     raw_account: &str,
     payload: web::Payload,
-    state: &AppState,
+    state: &web::Data<AppState>,
 ) -> Result<Value, ApiError> {
     let account =
         AccountId::parse(raw_account).ok_or_else(|| ApiError::bad_identifier(raw_account))?;
@@ -262,15 +262,6 @@ async fn ingest_inner(
         .unwrap_or_else(|| format!("{}.{format}", crate::domain::ids::new_id()));
     let call_id = s("call_id").unwrap_or_default();
 
-    // 1. the audio, durable on disk
-    let stream = payload.map_err(|e| std::io::Error::other(e.to_string()));
-    let job_id = format!("{}-{}", doc_id, crate::domain::ids::rand_hex(4));
-    let (bytes, md5_hex) = state
-        .spool
-        .write_audio(&job_id, Box::pin(stream), state.cfg.max_recording_bytes)
-        .await
-        .map_err(|e| ApiError::validation("file", "invalid", json!({"message": e.to_string()})))?;
-
     // 2. the call_recording document, with KAZOO's fields
     let mut doc = json!({
         "_id": doc_id,
@@ -307,18 +298,18 @@ async fn ingest_inner(
         o.retain(|_, v| !v.is_null());
     }
 
-    // 3. the delivery job, carrying the document: from here on the recording cannot be
-    // lost, and the document cannot be left without its audio job.
+    // 3. where it goes; a storage handler gets the audio while it streams in (tee.rs)
     let dest = destination(state, &account, &meta).await?;
-    let job = Job {
+    let job_id = format!("{}-{}", doc_id, crate::domain::ids::rand_hex(4));
+    let mut job = Job {
         id: job_id,
         account_id: account.to_string(),
         db: db.clone(),
         doc_id: doc_id.clone(),
         attachment: media_name.clone(),
         content_type: content_type_for(format).into(),
-        bytes,
-        md5_hex: md5_hex.clone(),
+        bytes: 0,
+        md5_hex: String::new(),
         destination: dest.clone(),
         attempts: 0,
         not_before: 0,
@@ -327,14 +318,41 @@ async fn ingest_inner(
         doc: Some(doc),
         remote_name: None,
     };
+    let length = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut tee = super::tee::start(state.clone().into_inner(), &job, length).await;
+
+    // 4. the audio, durable on disk
+    let stream = payload.map_err(|e| std::io::Error::other(e.to_string()));
+    let (bytes, md5_hex) = state
+        .spool
+        .write_audio_tee(
+            &job.id,
+            Box::pin(stream),
+            state.cfg.max_recording_bytes,
+            tee.as_mut().map(|(sender, _)| sender),
+        )
+        .await
+        .map_err(|e| ApiError::validation("file", "invalid", json!({"message": e.to_string()})))?;
+    job.bytes = bytes;
+    job.md5_hex = md5_hex.clone();
+
+    // 5. the delivery job, carrying the document: from here on the recording cannot be
+    // lost, and the document cannot be left without its audio job.
     state.spool.commit(&job).await.map_err(|e| {
         tracing::error!(error = %e, "spool commit failed");
         ApiError::unspecified_fault()
     })?;
-    // 4. the document now, so the recording is listed at once; if CouchDB is unavailable
+    // 6. the document now, so the recording is listed at once; if CouchDB is unavailable
     // the worker writes it before delivering the audio.
     if let Err(e) = super::deliver::ensure_document(state, &job).await {
         tracing::warn!(recording = %doc_id, error = %e, "recording document not written yet; the delivery worker will write it");
+    }
+    if let Some((_, handle)) = tee {
+        handle.committed(job.clone());
     }
     let mut shown = dest;
     if let Some(u) = shown

@@ -6,5 +6,6 @@ pub mod deliver;
 pub mod ftp;
 pub mod http;
 pub mod spool;
+pub mod tee;
 pub mod url;
 pub mod worker;

@@ -46,6 +46,9 @@ pub struct Job {
 
 pub struct Spool {
     dir: PathBuf,
+    /// Jobs being delivered right now (by the worker, or early by the ingest's tee): a job
+    /// is delivered by one task at a time.
+    in_flight: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
 
 fn sanitize(id: &str) -> Option<&str> {
@@ -61,9 +64,23 @@ impl Spool {
     pub async fn open(dir: impl Into<PathBuf>) -> std::io::Result<Spool> {
         let dir = dir.into();
         tokio::fs::create_dir_all(&dir).await?;
-        let spool = Spool { dir };
+        let spool = Spool {
+            dir,
+            in_flight: Default::default(),
+        };
         spool.sweep().await?;
         Ok(spool)
+    }
+
+    /// Take a job for delivery; false when someone is already delivering it, or when
+    /// `limit` deliveries are running.
+    pub fn claim(&self, id: &str, limit: usize) -> bool {
+        let mut busy = self.in_flight.lock();
+        busy.len() < limit && busy.insert(id.to_string())
+    }
+
+    pub fn release(&self, id: &str) {
+        self.in_flight.lock().remove(id);
     }
 
     fn audio_path(&self, id: &str) -> PathBuf {
@@ -95,8 +112,23 @@ impl Spool {
     pub async fn write_audio<S, E>(
         &self,
         id: &str,
+        body: S,
+        max_bytes: u64,
+    ) -> std::io::Result<(u64, String)>
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.write_audio_tee(id, body, max_bytes, None).await
+    }
+
+    /// [`Spool::write_audio`], handing each chunk to `tee` as well (early delivery).
+    pub async fn write_audio_tee<S, E>(
+        &self,
+        id: &str,
         mut body: S,
         max_bytes: u64,
+        mut tee: Option<&mut super::tee::TeeSender>,
     ) -> std::io::Result<(u64, String)>
     where
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
@@ -119,7 +151,13 @@ impl Spool {
                 ));
             }
             hasher.update(&chunk);
+            if let Some(t) = tee.as_deref_mut() {
+                t.send(&chunk).await;
+            }
             file.write_all(&chunk).await?;
+        }
+        if let Some(t) = tee {
+            t.finish();
         }
         file.flush().await?;
         file.sync_all().await?;

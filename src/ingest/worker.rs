@@ -6,9 +6,7 @@ use super::deliver::{choose_remote_name, deliver, ensure_document, DeliveryError
 use super::spool::Job;
 use crate::domain::time;
 use crate::state::AppState;
-use parking_lot::Mutex;
 use serde_json::json;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,9 +16,8 @@ const MAX_IN_FLIGHT: usize = 16;
 
 /// Run forever (spawned at start-up); `tick` is the polling interval.
 pub async fn run(state: Arc<AppState>, tick: Duration) {
-    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
     loop {
-        if let Err(e) = start_due(&state, &in_flight).await {
+        if let Err(e) = start_due(&state).await {
             tracing::error!(error = %e, "spool scan failed");
         }
         tokio::time::sleep(tick).await;
@@ -28,31 +25,22 @@ pub async fn run(state: Arc<AppState>, tick: Duration) {
 }
 
 /// Start a delivery task for every due job not already being delivered, up to the limit.
-async fn start_due(
-    state: &Arc<AppState>,
-    in_flight: &Arc<Mutex<HashSet<String>>>,
-) -> std::io::Result<()> {
+async fn start_due(state: &Arc<AppState>) -> std::io::Result<()> {
     let now = time::now_unix();
     for job in state.spool.pending().await? {
         if job.not_before > now {
             continue;
         }
-        {
-            let mut busy = in_flight.lock();
-            if busy.len() >= MAX_IN_FLIGHT {
-                return Ok(());
-            }
-            if !busy.insert(job.id.clone()) {
-                continue;
-            }
+        if !state.spool.claim(&job.id, MAX_IN_FLIGHT) {
+            continue;
         }
-        let (state, in_flight) = (state.clone(), in_flight.clone());
+        let state = state.clone();
         tokio::spawn(async move {
             let id = job.id.clone();
             if let Err(e) = attempt(&state, job).await {
                 tracing::error!(job = %id, error = %e, "spool update failed");
             }
-            in_flight.lock().remove(&id);
+            state.spool.release(&id);
         });
     }
     Ok(())
