@@ -44,5 +44,10 @@ if [ -z "${FTP_URL:-}" ]; then
     export FTP_ROOT="$RUN_DIR/ftp/root" FTPS_CA="$RUN_DIR/ftp/ca.pem"
 fi
 
-cargo build --all-targets
-cargo test --all-targets -- --test-threads="${TEST_THREADS:-4}"
+if [ "$#" -gt 0 ]; then
+    # A subset of the API tests with their output shown, e.g. `make faults`.
+    cargo test --test api -- --nocapture --test-threads=1 "$@"
+else
+    cargo build --all-targets
+    cargo test --all-targets -- --test-threads="${TEST_THREADS:-4}"
+fi

@@ -1,17 +1,16 @@
 //! The one CouchDB layer: connection, database names, documents, views and design docs.
 //!
 //! Everything above this module speaks in real database names (`account/ab/cd/…`) and JSON
-//! documents; percent-encoding of names happens only here. couch_rs does the document and
-//! view work. Two footguns are avoided on purpose: `couch_rs::Client::db()` creates a missing
-//! database, so we build `Database` handles directly and create databases only through
-//! [`Couch::create_db`]; and couch_rs has no attachment API, so attachments (later issues)
-//! go through `reqwest` with streamed bodies.
+//! documents; percent-encoding of names happens only here. It speaks CouchDB's HTTP API
+//! with one `reqwest` client: no gzip (a loopback or LAN hop; audio does not compress), idle
+//! connections dropped before a server closes them (Node's pouchdb-server closes after 5 s;
+//! reusing such a connection fails the request), streamed attachment bodies, and databases
+//! created only by [`Couch::create_db`], never as a side effect of a read.
 
 pub mod cache;
 pub mod pvt;
 pub mod views;
 
-use couch_rs::database::Database;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
 
@@ -34,21 +33,6 @@ pub enum CouchError {
 }
 
 pub type CouchResult<T> = Result<T, CouchError>;
-
-impl From<couch_rs::error::CouchError> for CouchError {
-    fn from(e: couch_rs::error::CouchError) -> Self {
-        match e.status().map(|s| s.as_u16()) {
-            Some(404) => CouchError::NotFound,
-            Some(409) => CouchError::Conflict,
-            // couch_rs reports transport failures (refused, timeout) as 501 without a body.
-            Some(501) | None => CouchError::Unreachable(e.to_string()),
-            Some(status) => CouchError::Other {
-                status,
-                message: e.to_string(),
-            },
-        }
-    }
-}
 
 /// Options of a view query, with KAZOO's names.
 #[derive(Debug, Clone, Default)]
@@ -74,8 +58,6 @@ pub struct Row {
 
 #[derive(Clone)]
 pub struct Couch {
-    client: couch_rs::Client,
-    /// For attachments: streamed bodies must not be cut by couch_rs's whole-request timeout.
     http: reqwest::Client,
     base: String,
     auth: Option<(String, Option<String>)>,
@@ -118,7 +100,7 @@ fn seq_string(v: &Value) -> String {
     }
 }
 
-/// A JSON answer, with CouchDB's statuses mapped as couch_rs's errors are.
+/// A JSON answer, with CouchDB's statuses mapped to ours.
 async fn json_response<T: serde::de::DeserializeOwned>(
     resp: reqwest::Result<reqwest::Response>,
 ) -> CouchResult<T> {
@@ -165,19 +147,13 @@ impl Couch {
         let _ = parsed.set_username("");
         let _ = parsed.set_password(None);
         let base = parsed.as_str().trim_end_matches('/').to_string();
-        let client = if user.is_empty() {
-            couch_rs::Client::new_with_timeout(&base, None, None, Some(30))?
-        } else {
-            couch_rs::Client::new_with_timeout(&base, Some(&user), pass.as_deref(), Some(30))?
-        };
-        // No gzip: CouchDB is a loopback or LAN hop, and audio does not compress.
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
+            .pool_idle_timeout(std::time::Duration::from_secs(3))
             .no_gzip()
             .build()?;
         let auth = (!user.is_empty()).then(|| (user.clone(), pass.clone()));
         Ok(Couch {
-            client,
             http,
             base,
             auth,
@@ -269,15 +245,13 @@ impl Couch {
         Ok((ids, last))
     }
 
-    /// A handle on an existing database; never creates it.
-    fn db(&self, name: &str) -> Database {
-        Database::new(encode_db_name(name), self.client.clone())
+    fn db_url(&self, name: &str) -> String {
+        format!("{}/{}", self.base, encode_db_name(name))
     }
 
     pub async fn db_exists(&self, name: &str) -> CouchResult<bool> {
         let resp = self
-            .client
-            .req(reqwest::Method::HEAD, &encode_db_name(name), None)
+            .json_request(reqwest::Method::HEAD, &self.db_url(name))
             .send()
             .await
             .map_err(|e| CouchError::Unreachable(e.to_string()))?;
@@ -294,8 +268,7 @@ impl Couch {
     /// Create a database; an existing one is fine (412 from CouchDB).
     pub async fn create_db(&self, name: &str) -> CouchResult<()> {
         let resp = self
-            .client
-            .req(reqwest::Method::PUT, &encode_db_name(name), None)
+            .json_request(reqwest::Method::PUT, &self.db_url(name))
             .send()
             .await
             .map_err(|e| CouchError::Unreachable(e.to_string()))?;
@@ -313,8 +286,7 @@ impl Couch {
             c.invalidate_db(name);
         }
         let resp = self
-            .client
-            .req(reqwest::Method::DELETE, &encode_db_name(name), None)
+            .json_request(reqwest::Method::DELETE, &self.db_url(name))
             .send()
             .await
             .map_err(|e| CouchError::Unreachable(e.to_string()))?;
@@ -327,9 +299,7 @@ impl Couch {
         }
     }
 
-    /// A document, or None when it (or its database) does not exist. Read with our own
-    /// client, not couch_rs's: that one always asks for gzip, which costs CPU on both ends
-    /// of what is nearly always a loopback or LAN hop.
+    /// A document, or None when it (or its database) does not exist.
     pub async fn get(&self, db: &str, id: &str) -> CouchResult<Option<Value>> {
         let url = format!("{}/{}/{}", self.base, encode_db_name(db), enc_id(id));
         let resp = self.json_request(reqwest::Method::GET, &url).send().await;
@@ -343,26 +313,73 @@ impl Couch {
     /// Save `doc` (which must carry `_id`), updating its `_rev`. A stale or missing `_rev`
     /// for an existing id is [`CouchError::Conflict`].
     pub async fn save(&self, db: &str, doc: &mut Value) -> CouchResult<()> {
-        self.changed(db, doc.get("_id").and_then(Value::as_str));
-        let result = self
-            .db(db)
-            .save(doc)
-            .await
-            .map(|_| ())
-            .map_err(CouchError::from);
+        let id = doc
+            .get("_id")
+            .and_then(Value::as_str)
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| CouchError::Other {
+                status: 400,
+                message: "a document to save needs an _id".into(),
+            })?
+            .to_string();
+        self.changed(db, Some(&id));
+        let url = format!("{}/{}", self.db_url(db), enc_id(&id));
+        let resp = self
+            .json_request(reqwest::Method::PUT, &url)
+            .json(&*doc)
+            .send()
+            .await;
+        let result: CouchResult<Value> = json_response(resp).await;
         // after the write too: a read that raced it must not be kept
-        self.changed(db, doc.get("_id").and_then(Value::as_str));
-        result
+        self.changed(db, Some(&id));
+        let rev = result?["rev"].as_str().map(str::to_string);
+        if let (Some(rev), Some(o)) = (rev, doc.as_object_mut()) {
+            o.insert("_rev".into(), Value::String(rev));
+        }
+        Ok(())
     }
 
-    /// Save many docs at once (`_bulk_docs`); returns per-doc success.
+    /// Save many docs at once (`_bulk_docs`); returns per-doc success (and sets the `_id`
+    /// and `_rev` of those saved).
     pub async fn save_many(&self, db: &str, docs: &mut [Value]) -> CouchResult<Vec<bool>> {
-        let results = self.db(db).bulk_docs(docs).await;
+        let url = format!("{}/_bulk_docs", self.db_url(db));
+        let resp = self
+            .json_request(reqwest::Method::POST, &url)
+            .json(&serde_json::json!({ "docs": &*docs }))
+            .send()
+            .await;
+        let results: CouchResult<Vec<Value>> = json_response(resp).await;
         for d in docs.iter() {
             self.changed(db, d.get("_id").and_then(Value::as_str));
         }
         let results = results?;
-        Ok(results.iter().map(|r| r.is_ok()).collect())
+        if results.len() != docs.len() {
+            return Err(CouchError::Other {
+                status: 500,
+                message: format!(
+                    "_bulk_docs answered {} results for {} docs",
+                    results.len(),
+                    docs.len()
+                ),
+            });
+        }
+        Ok(docs
+            .iter_mut()
+            .zip(results)
+            .map(|(doc, r)| {
+                let (Some(id), Some(rev)) = (r["id"].as_str(), r["rev"].as_str()) else {
+                    return false;
+                };
+                if r.get("error").is_some() {
+                    return false;
+                }
+                if let Some(o) = doc.as_object_mut() {
+                    o.insert("_id".into(), Value::String(id.into()));
+                    o.insert("_rev".into(), Value::String(rev.into()));
+                }
+                true
+            })
+            .collect())
     }
 
     pub async fn view(
@@ -507,8 +524,7 @@ impl Couch {
 
     /// Is the server answering at all (used by readiness checks and start-up waits)?
     pub async fn ping(&self) -> bool {
-        self.client
-            .req(reqwest::Method::GET, "/", None)
+        self.json_request(reqwest::Method::GET, &format!("{}/", self.base))
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
@@ -523,26 +539,37 @@ impl Couch {
         opts: &ViewOpts,
         include_docs: bool,
     ) -> CouchResult<Vec<Row>> {
-        let as_string = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
-        let params = couch_rs::types::query::QueryParams::<String> {
-            start_key: as_string(&opts.start_key),
-            end_key: as_string(&opts.end_key),
-            limit: opts.limit,
-            include_docs: include_docs.then_some(true),
-            ..Default::default()
-        };
-        let result = self.db(db).get_all_params_raw(Some(params)).await?;
+        // (the documents are always included, design documents and error rows left out)
+        let _ = include_docs;
+        let mut body = serde_json::Map::new();
+        body.insert("include_docs".into(), Value::Bool(true));
+        for (k, v) in [("start_key", &opts.start_key), ("end_key", &opts.end_key)] {
+            if let Some(v) = v.as_ref().filter(|v| v.is_string()) {
+                body.insert(k.into(), v.clone());
+            }
+        }
+        if let Some(l) = opts.limit {
+            body.insert("limit".into(), Value::from(l));
+        }
+        let url = format!("{}/_all_docs", self.db_url(db));
+        let resp = self
+            .json_request(reqwest::Method::POST, &url)
+            .json(&body)
+            .send()
+            .await;
+        let result: ViewResult = json_response(resp).await?;
         Ok(result
             .rows
             .into_iter()
-            .map(|d| {
-                let id = d.get("_id").and_then(Value::as_str).map(str::to_string);
-                Row {
-                    id: id.clone(),
-                    key: id.map(Value::String).unwrap_or(Value::Null),
+            .filter_map(|r| {
+                let doc = r.doc?;
+                let id = doc.get("_id").and_then(Value::as_str)?.to_string();
+                (!id.starts_with('_')).then(|| Row {
+                    id: Some(id.clone()),
+                    key: Value::String(id),
                     value: Value::Null,
-                    doc: Some(d),
-                }
+                    doc: Some(doc),
+                })
             })
             .collect())
     }
@@ -574,7 +601,7 @@ impl Couch {
         )
     }
 
-    /// A JSON request, bounded like couch_rs's (30 s for the whole exchange).
+    /// A JSON request, bounded (30 s for the whole exchange).
     fn json_request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
         self.raw(method, url)
             .timeout(std::time::Duration::from_secs(30))

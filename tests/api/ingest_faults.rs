@@ -291,6 +291,11 @@ async fn connection_resets_are_retried_until_delivered() {
         .await
         .unwrap();
     // a fresh account: every error in its MODB is this recording's
+    println!(
+        "connection resets: 1 acknowledged, {} upload(s) got through, {} failed attempts recorded",
+        received.len(),
+        errors.len()
+    );
     assert!(errors.len() >= 2, "both failures recorded: {errors:?}");
 }
 
@@ -446,6 +451,10 @@ async fn killed_mid_upload_leaves_no_half_document_and_the_spool_resumes() {
     let calls = call_ids(&app, &db).await;
     let a_docs = calls.iter().filter(|c| *c == "call-kill-a").count();
     let b_docs = calls.iter().filter(|c| *c == "call-kill-b").count();
+    println!(
+        "SIGKILL mid-upload: 1 acknowledged before the kill, delivered {a_docs} time(s) after the restart ({} attempt(s) at the destination); the cut upload left {b_docs} document(s); spool empty",
+        dest.received_requests().await.unwrap().len()
+    );
     assert_eq!((a_docs, b_docs), (1, 0), "no duplicate, no half document");
     drop(svc);
     let _ = std::fs::remove_dir_all(&spool);
