@@ -117,11 +117,18 @@ impl AppState {
                 return Ok(Some(info.clone()));
             }
         }
-        let doc = self
-            .couch
-            .get(&id.db(), id.as_str())
-            .await
-            .map_err(ApiError::from)?;
+        let doc = match self.couch.get(&id.db(), id.as_str()).await {
+            Ok(doc) => doc,
+            // CouchDB unreachable: an account we knew a moment ago still exists (recordings
+            // keep being accepted into the spool during an outage)
+            Err(crate::couch::CouchError::Unreachable(e)) => {
+                if let Some((_, info)) = self.accounts.read().get(id.as_str()) {
+                    return Ok(Some(info.clone()));
+                }
+                return Err(ApiError::from(crate::couch::CouchError::Unreachable(e)));
+            }
+            Err(e) => return Err(ApiError::from(e)),
+        };
         let Some(doc) = doc else { return Ok(None) };
         if doc
             .get("pvt_deleted")

@@ -129,6 +129,10 @@ pub async fn deliver(state: &AppState, spool: &Spool, job: &Job) -> Result<(), D
         .and_then(Value::as_str)
         .unwrap_or("couch");
     match kind {
+        "pending" => Err(DeliveryError::new(
+            "couchdb",
+            "the storage plan has not been read yet",
+        )),
         "url" => deliver_url(state, spool, job).await,
         "handler" => deliver_handler(state, spool, job).await,
         _ => deliver_couch(state, spool, job).await,

@@ -152,9 +152,23 @@ async fn destination(
         let method = meta.get("method").and_then(Value::as_str).unwrap_or("put");
         return Ok(json!({"kind": "url", "url": url, "method": method}));
     }
+    match storage_destination(state, account.as_str()).await {
+        Ok(d) => Ok(d),
+        // CouchDB unreachable: the recording is still taken into the spool; the worker
+        // reads the storage plan once CouchDB answers again
+        Err(crate::couch::CouchError::Unreachable(_)) => Ok(json!({"kind": "pending"})),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where the account's storage plan sends call recordings: its handler, else CouchDB.
+pub(crate) async fn storage_destination(
+    state: &AppState,
+    account: &str,
+) -> Result<Value, crate::couch::CouchError> {
     if let Some(storage) = state
         .couch
-        .get(crate::couch::SYSTEM_DATA_DB, account.as_str())
+        .get(crate::couch::SYSTEM_DATA_DB, account)
         .await?
     {
         let t = storage.pointer("/plan/modb/types/call_recording/attachments");

@@ -77,6 +77,13 @@ async fn prepare(state: &AppState, job: &mut Job) -> Result<(), String> {
     ensure_document(state, job)
         .await
         .map_err(|e| format!("recording document not written: {e}"))?;
+    // taken in while CouchDB was unreachable: the storage plan decides now
+    if job.destination.get("kind").and_then(|k| k.as_str()) == Some("pending") {
+        job.destination = super::http::storage_destination(state, &job.account_id)
+            .await
+            .map_err(|e| format!("storage plan not readable: {e}"))?;
+        state.spool.commit(job).await.map_err(|e| e.to_string())?;
+    }
     let is_url = job.destination.get("kind").and_then(|k| k.as_str()) == Some("url");
     if is_url && job.remote_name.is_none() {
         job.remote_name = Some(choose_remote_name(state, job).await?);
