@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 
 /// Documents bigger than this (serialised) are read from CouchDB every time.
 pub const MAX_DOC_BYTES: usize = 64 * 1024;
+/// All cached documents together (serialised sizes): the cache's memory bound.
+pub const MAX_TOTAL_BYTES: usize = 32 * 1024 * 1024;
 /// A database not read from for this long stops its feed and leaves the cache.
 const IDLE: Duration = Duration::from_secs(300);
 /// How long CouchDB holds a long-poll open when nothing changes.
@@ -33,7 +35,8 @@ const POLL_MS: u64 = 55_000;
 struct DbEntry {
     live: bool,
     generation: u64,
-    docs: HashMap<String, Arc<Value>>,
+    docs: HashMap<String, (Arc<Value>, usize)>,
+    bytes: usize,
     last_used: Option<Instant>,
     feed: Option<tokio::task::AbortHandle>,
 }
@@ -76,7 +79,7 @@ impl DocCache {
         let entry = inner.dbs.entry(db.to_string()).or_default();
         entry.last_used = Some(Instant::now());
         if entry.live {
-            if let Some(doc) = entry.docs.get(id) {
+            if let Some((doc, _)) = entry.docs.get(id) {
                 return Ok(Value::clone(doc));
             }
         }
@@ -92,7 +95,8 @@ impl DocCache {
 
     /// Keep a document read from CouchDB, unless something changed meanwhile.
     pub fn put(&self, ticket: Ticket, id: &str, doc: &Value) {
-        if self.capacity == 0 || serde_json::to_vec(doc).map_or(true, |b| b.len() > MAX_DOC_BYTES) {
+        let size = serde_json::to_vec(doc).map_or(usize::MAX, |b| b.len());
+        if self.capacity == 0 || size > MAX_DOC_BYTES {
             return;
         }
         let mut inner = self.lock();
@@ -102,14 +106,28 @@ impl DocCache {
         if !entry.live || entry.generation != ticket.generation {
             return;
         }
-        entry.docs.insert(id.to_string(), Arc::new(doc.clone()));
-        let total: usize = inner.dbs.values().map(|e| e.docs.len()).sum();
-        if total > self.capacity {
-            Self::evict_lru(&mut inner, &ticket.db);
+        if let Some((_, old)) = entry
+            .docs
+            .insert(id.to_string(), (Arc::new(doc.clone()), size))
+        {
+            entry.bytes -= old;
+        }
+        entry.bytes += size;
+        loop {
+            let docs: usize = inner.dbs.values().map(|e| e.docs.len()).sum();
+            let bytes: usize = inner.dbs.values().map(|e| e.bytes).sum();
+            if docs <= self.capacity && bytes <= MAX_TOTAL_BYTES {
+                break;
+            }
+            if !Self::evict_lru(&mut inner, &ticket.db) {
+                break;
+            }
         }
     }
 
-    fn evict_lru(inner: &mut Inner, keep: &str) {
+    /// Drop the least recently used database (or, when `keep` is the only one, empty it);
+    /// false when nothing was left to drop.
+    fn evict_lru(inner: &mut Inner, keep: &str) -> bool {
         let victim = inner
             .dbs
             .iter()
@@ -123,13 +141,17 @@ impl DocCache {
                         f.abort();
                     }
                 }
+                true
             }
             // one database alone is over capacity: start it afresh
-            None => {
-                if let Some(e) = inner.dbs.get_mut(keep) {
+            None => match inner.dbs.get_mut(keep) {
+                Some(e) if !e.docs.is_empty() => {
                     e.docs.clear();
+                    e.bytes = 0;
+                    true
                 }
-            }
+                _ => false,
+            },
         }
     }
 
@@ -138,7 +160,9 @@ impl DocCache {
         let mut inner = self.lock();
         if let Some(entry) = inner.dbs.get_mut(db) {
             entry.generation += 1;
-            entry.docs.remove(id);
+            if let Some((_, size)) = entry.docs.remove(id) {
+                entry.bytes -= size;
+            }
         }
     }
 
@@ -148,6 +172,7 @@ impl DocCache {
         if let Some(entry) = inner.dbs.get_mut(db) {
             entry.generation += 1;
             entry.docs.clear();
+            entry.bytes = 0;
             entry.live = false;
         }
     }
@@ -157,6 +182,7 @@ impl DocCache {
         if let Some(entry) = inner.dbs.get_mut(db) {
             entry.generation += 1;
             entry.docs.clear();
+            entry.bytes = 0;
             entry.live = true;
         }
     }
