@@ -30,7 +30,7 @@ pub const MAX_TEES: usize = 4;
 /// How long the spool writer waits for a slow handler before going on without it.
 pub const STALL: Duration = Duration::from_secs(5);
 /// Chunks buffered between the spool writer and the handler.
-const QUEUE: usize = 16;
+const QUEUE: usize = 64;
 
 static PERMITS: Semaphore = Semaphore::const_new(MAX_TEES);
 

@@ -47,7 +47,7 @@ impl S3Settings {
             let mut part = first;
             loop {
                 let number = done.len() as i32 + 1;
-                let out = client
+                let upload = client
                     .upload_part()
                     .bucket(&self.bucket)
                     .key(key)
@@ -56,21 +56,29 @@ impl S3Settings {
                     .content_length(part.len() as i64)
                     .content_md5(content_md5(&part))
                     .body(SdkByteStream::from(part))
-                    .send()
-                    .await
-                    .map_err(map_sdk_error)?;
+                    .send();
+                // read the next part while this one uploads (two parts in memory at most)
+                let (out, next) = if parts.eof {
+                    (upload.await, None)
+                } else {
+                    let (out, next) = tokio::join!(upload, parts.next_part());
+                    (out, Some(next))
+                };
+                let out = out.map_err(map_sdk_error)?;
                 done.push(
                     CompletedPart::builder()
                         .set_e_tag(out.e_tag().map(str::to_string))
                         .part_number(number)
                         .build(),
                 );
-                if parts.eof {
-                    break;
-                }
-                part = parts.next_part().await?;
-                if part.is_empty() {
-                    break; // the body ended exactly on a part boundary
+                match next {
+                    None => break,
+                    Some(next) => {
+                        part = next?;
+                        if part.is_empty() {
+                            break; // the body ended exactly on a part boundary
+                        }
+                    }
                 }
             }
             let upload = CompletedMultipartUpload::builder()
