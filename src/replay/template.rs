@@ -297,6 +297,10 @@ fn parse_placeholder(inner: &str, depth: usize) -> Result<Part, String> {
 }
 
 fn parse_matcher(inner: &str, depth: usize) -> Result<Matcher, String> {
+    // `capture:a|capture:b|…` recurses here without passing through parse_at_depth
+    if depth > MAX_NESTING {
+        return Err(format!("placeholders nested more than {MAX_NESTING} deep"));
+    }
     if inner == "*" {
         return Ok(Matcher::Any);
     }

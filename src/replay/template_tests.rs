@@ -118,3 +118,10 @@ fn rejects_bad_placeholders_without_panicking() {
     assert!(Template::parse(&deep).is_err());
     assert!(render("{{*}}").is_err(), "matchers cannot be rendered");
 }
+
+#[test]
+fn a_long_chain_of_captures_is_an_error_not_a_stack_overflow() {
+    // found by the fuzzing work: 20,000 `capture:a|` links overflowed the stack
+    let text = format!("{{{{capture:a|{}*}}}}", "capture:a|".repeat(20_000));
+    assert!(Template::parse(&text).is_err());
+}
