@@ -26,5 +26,5 @@ fuzz-api:
 
 # The cargo-fuzz targets, one minute each (needs a nightly toolchain; see fuzz/README.md).
 fuzz:
-	cd fuzz && for t in $$(cargo +nightly fuzz list); do \
+	for t in $$(cargo +nightly fuzz list); do \
 		cargo +nightly fuzz run $$t -- -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
