@@ -4,23 +4,28 @@
 #     --requests N  at least N generated requests in all (default 10000)
 #     --seed S      hypothesis seed (default: random; printed, rerun with it to replay)
 #     --keep        keep the run folder (logs, request log, seed ids) even on success
-# Installs schemathesis (pinned, scripts/fuzz/requirements.txt) into .tools/fuzz-venv,
-# builds the release binary, then, in a private network namespace with only loopback (the
-# fuzzer writes recording and storage URLs the service then tries to deliver to: none of
-# that may leave the machine; needs root, as on the project's machines), starts an
-# in-memory pouchdb-server and `kazoo-rec serve` on free ports, seeds an account with users,
-# devices, callflows, queues, recordings, CDRs… through the API (scripts/fuzz/seed.py), and
-# runs `st run` over GET /v2/rec_ext/openapi.json with the hooks of scripts/fuzz/hooks.py
-# (seeded ids for path parameters, credentials, realistic values), positive and negative
-# data, stateful links; rounds with new seeds until N requests were sent or the fuzzing
-# time budget (FUZZ_BUDGET_S, default 900 s, counted after the build and the seeding) is
-# spent. Then: every document checked for half-written state (scripts/fuzz/check_docs.py),
-# the service log scanned for panics, and a summary.
+# Installs schemathesis (pinned, scripts/fuzz/requirements.txt) into .tools/fuzz-venv and
+# builds the release binary. Then, in a private network namespace with only loopback (the
+# fuzzer writes recording and storage URLs that the service then tries to deliver to: none
+# of that may leave the machine; needs root, as on the project's machines): an in-memory
+# pouchdb-server and `kazoo-rec serve` on free ports; an account seeded through the API
+# with users, devices, callflows, queues, recordings, CDRs… (scripts/fuzz/seed.py); `st run`
+# over GET /v2/rec_ext/openapi.json with scripts/fuzz/hooks.py (seeded ids for the path
+# parameters, credentials, realistic values, a log of every request), positive and negative
+# data and stateful links, two st processes side by side on halves of the operations;
+# rounds with new seeds until N requests were sent or the fuzzing time budget is spent.
+# Then every document is checked for half-written state (scripts/fuzz/check_docs.py), the
+# service log for panics, and scripts/fuzz/report.py prints each finding with a curl
+# command that replays it, and the summary.
 # Exit status 0 only with no 5xx (crossbar's deliberate 500 account_has_descendants aside),
-# no unanswered request, no panic and no half-written document.
+# no unanswered request, no panic, no half-written document and at least N requests.
+# Environment: FUZZ_BUDGET_S (fuzzing time budget, default 900 s, counted after the build
+# and the seeding), FUZZ_WORKERS (threads per st process, default 1), FUZZ_LOG_ALL=1 (the
+# request log keeps every request and answer in full, not only the 5xx ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+export PYTHONDONTWRITEBYTECODE=1
 REQUESTS=10000
 SEED=""
 KEEP=""
@@ -41,7 +46,7 @@ BUDGET_S=${FUZZ_BUDGET_S:-900}
 # Threads per st process (two processes run side by side, see below).
 WORKERS=${FUZZ_WORKERS:-1}
 # The operations of the first st process; the second one takes the others.
-SPLIT='^/v2/accounts/\{ACCOUNT_ID\}/(users|devices|callflows|queues|storage|recordings|cdrs|att_handlers_errors|rec_ext)'
+SPLIT='^/v2/accounts/\{ACCOUNT_ID\}/(users|devices|callflows|queues|storage|recordings|cdrs|att_handlers_errors)'
 
 if [ -z "${KAZOO_REC_FUZZ_NETNS:-}" ]; then
     # ---- 1. what needs the network: tools, the pinned fuzzer, the release build
@@ -125,9 +130,20 @@ LOG="$RUN_DIR/requests.jsonl"
 sent() { grep -c '"ev": "\(resp\|no_response\)"' "$LOG" || true; }
 round=0
 st_status=0
+prev_n=-1
 while :; do
     done_n=$(sent)
     [ "$done_n" -ge "$REQUESTS" ] && break
+    if ! kill -0 "$SVC_PID" 2>/dev/null; then
+        echo "the service is gone after $done_n requests; see $RUN_DIR/service.log" >&2
+        break
+    fi
+    if [ "$done_n" = "$prev_n" ]; then
+        echo "round $round sent no request; see $RUN_DIR/schemathesis-$round?.log" >&2
+        st_status=2
+        break
+    fi
+    prev_n=$done_n
     elapsed=$(( $(date +%s) - FUZZ_STARTED ))
     left=$(( BUDGET_S - elapsed ))
     if [ "$left" -le 30 ]; then

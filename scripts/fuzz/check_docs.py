@@ -188,7 +188,11 @@ def main():
 
     # The listings first and the spool next, then the documents: what the service lists
     # or spools before the scan is in the documents the scan reads.
-    listed = listings(a.api, a.seed) if a.api and a.seed else {}
+    try:
+        listed = listings(a.api, a.seed) if a.api and a.seed else {}
+    except OSError as e:
+        listed = {}
+        problems.append(f"the listings could not be read from the service ({e}); not checked")
     jobs, spool_problems = spool_jobs(a.spool)
     problems += spool_problems
     by_id = {}  # (account id, doc id) -> doc, for the listing check

@@ -3,20 +3,29 @@ SCHEMATHESIS_HOOKS=hooks with this folder on PYTHONPATH).
 
 - Path parameters: mostly ids of the data seed.py created (FUZZ_SEED_FILE), so requests
   reach real handlers; now and then what schemathesis generated. Writes to an account itself
-  (POST/PATCH/DELETE /v2/accounts/{ACCOUNT_ID}) go to its child accounts and writes to a
-  user never to the admin whose token the run uses, so the run keeps its credentials.
+  (POST/PATCH/DELETE /v2/accounts/{ACCOUNT_ID}) go to child accounts made for that, DELETEs
+  of documents to spare ones, writes to a user never to the admin whose token the run uses:
+  the run keeps its credentials and its data. What an account holds is asked of accounts
+  that are never deleted (pouchdb-server misbehaves when a database is read while another
+  st process deletes it: "database is closed", and an empty copy stays).
 - Credentials: the seeded admin's X-Auth-Token for crossbar (sometimes the master's, or
   what was generated); HTTP basic for the media-server endpoints. DELETE /v2/token_auth gets
   a token of its own, minted just before, so revoking it does not end the run.
-- Realistic values mixed into the generated ones: query parameters of listings, the
-  ingest metadata header, bodies of the decision and CDR endpoints, queue rosters.
-- Request bodies described as {"data": …} get `data` required (else most are a plain 400).
+- Realistic values mixed into the generated ones: query parameters of listings, the ingest
+  metadata header and audio, bodies of the decision and CDR endpoints, queue rosters,
+  logins (right credentials only), whitelabel images and html.
+- Request bodies described as {"data": …} get `data` required (else most are a plain 400);
+  self-referencing schemas are unrolled one level (schemathesis 3 cannot generate them); the
+  media-server endpoints are tested first, so that recordings and CDRs land in child
+  accounts before those are deleted.
 - Links between create and read/update/delete operations, for schemathesis' stateful
   (`--stateful=links`) follow-up tests.
 - Check `kazoo_not_a_server_error`: any 5xx fails, except crossbar's deliberate
   500 `account_has_descendants` (KAZOO answers so; compat-fixtures/accounts/crud.json).
-- Every request and its outcome go to FUZZ_REQUEST_LOG (JSON lines): report.py counts them
-  and prints each 5xx or unanswered request with a curl command that replays it.
+- Every request and its outcome go to FUZZ_REQUEST_LOG (JSON lines; in full for a 5xx, a
+  request without an answer, or everything with FUZZ_LOG_ALL=1): report.py counts them and
+  prints each finding with a curl command that replays it. Each request goes on a fresh
+  connection (see before_call).
 """
 
 import atexit
@@ -88,8 +97,10 @@ def path_choice(method, path, name):
     requests); a write to a user never the admin whose token the run uses."""
     if name == "ACCOUNT_ID":
         return account_choice(method, path)
-    if name == "account_id":  # media-server endpoints
-        return weighted([A] * 8 + SEED["stable_children"], 90)
+    if name == "account_id":
+        # Media-server endpoints: they run first (see order_paths), in the st process that
+        # later deletes the children, so a recording or CDR of a deleted account is tried.
+        return weighted([A] * 6 + SEED["stable_children"] + SEED["children"][2:], 90)
     delete = method == "DELETE" and not path.endswith("/roster")
     if name == "U":
         if delete:
@@ -417,10 +428,19 @@ def add_upload_types(raw):
             content["text/html" if what == "welcome" else "image/png"] = binary
 
 
+def order_paths(raw):
+    """The media-server endpoints first: recordings and CDRs land in child accounts before
+    the DELETE /v2/accounts/{ACCOUNT_ID} tests remove those (what is left of them then?)."""
+    paths = raw.get("paths", {})
+    first = [p for p in paths if p.startswith("/rec_ext/")]
+    raw["paths"] = {p: paths[p] for p in first + [p for p in paths if p not in first]}
+
+
 @schemathesis.hook
 def before_load_schema(context, raw_schema):
     unroll_self_references(raw_schema)
     add_upload_types(raw_schema)
+    order_paths(raw_schema)
     for path, item in raw_schema.get("paths", {}).items():
         for method, op in item.items():
             if not isinstance(op, dict):

@@ -119,6 +119,10 @@ def main():
         for r in unanswered[:10]:
             print(f"-- #{r['n']} {r['op']}: {r.get('error', 'no answer before the run ended')}"
                   f" (after {r.get('after_s', '?')} s)\n  {r['curl']}")
+    if not a.service_alive:
+        print("\n== the service was not running any more at the end; the last lines of its log:")
+        for line in service_log[-15:]:
+            print("  " + line)
     if panics:
         print(f"\n== {len(panics)} panics in the service log")
         for i in panics[:10]:
