@@ -422,18 +422,10 @@ pub async fn delete_account(ctx: Ctx) -> ApiResult<Reply> {
         });
     }
     let stored = load_stored(state, &id).await?;
-    // MODBs from the account's creation month to now (database listing is not reliable
-    // across CouchDB implementations, so the months are enumerated).
-    let created = stored
-        .get("pvt_created")
-        .and_then(Value::as_i64)
-        .map(time::gregorian_to_unix)
-        .unwrap_or_else(time::now_unix);
-    let (mut y, mut m) = time::year_month(created);
-    let (ny, nm) = time::year_month(time::now_unix());
-    while (y, m) <= (ny, nm) {
-        state.couch.delete_db(&id.modb(y, m)).await?;
-        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    // Every MODB, whatever its month: recordings and CDRs can name months outside the
+    // account's lifetime (a media server's recording id, a CDR's interaction time).
+    for modb in state.couch.account_modbs(&id).await? {
+        state.couch.delete_db(&modb).await?;
     }
     state.couch.delete_db(&id.db()).await?;
     if let Some(mut copy) = state.couch.get(ACCOUNTS_DB, id.as_str()).await? {

@@ -723,7 +723,12 @@ fn render_reply(env: &EnvelopeCtx, reply: Reply, csv: bool, is_get: bool) -> Htt
             for (k, v) in headers {
                 b.insert_header((k, v));
             }
-            b.streaming(body)
+            // Our own record of a stream that broke mid-response (the storage backend
+            // failed): actix's dispatcher log, which would also say so, is off by default.
+            b.streaming(futures_util::TryStreamExt::inspect_err(
+                body,
+                |e| tracing::warn!(error = %e, "response stream broke off"),
+            ))
         }
         Reply::Bytes {
             content_type,

@@ -474,6 +474,52 @@ impl Couch {
         Ok(out)
     }
 
+    /// Every monthly database of the account, whatever its month (`_all_dbs`, narrowed by
+    /// key range where the server supports it; pouchdb-server ignores the range and drops
+    /// the slashes from names, which `modb_suffix` reads too).
+    pub async fn account_modbs(
+        &self,
+        account: &crate::domain::ids::AccountId,
+    ) -> CouchResult<Vec<String>> {
+        let prefix = format!("{}-", account.db());
+        let range = [
+            ("start_key", Value::String(prefix.clone())),
+            ("end_key", Value::String(format!("{prefix}\u{fff0}"))),
+        ];
+        let query: Vec<(&str, String)> = range.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        let resp = self
+            .json_request(reqwest::Method::GET, &format!("{}/_all_dbs", self.base))
+            .query(&query)
+            .send()
+            .await;
+        let names: Vec<String> = json_response(resp).await?;
+        Ok(names
+            .iter()
+            .filter_map(|n| account.modb_suffix(n))
+            .map(|suffix| format!("{prefix}{suffix}"))
+            .collect())
+    }
+
+    /// Whether the document was deleted (CouchDB keeps a tombstone; a document that never
+    /// existed, or whose database does not, is not "deleted").
+    pub async fn doc_deleted(&self, db: &str, id: &str) -> CouchResult<bool> {
+        let url = format!("{}/_all_docs", self.db_url(db));
+        let resp = self
+            .json_request(reqwest::Method::POST, &url)
+            .json(&serde_json::json!({"keys": [id]}))
+            .send()
+            .await;
+        let result: ViewResult = match json_response(resp).await {
+            Ok(r) => r,
+            Err(CouchError::NotFound) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        Ok(result
+            .rows
+            .iter()
+            .any(|r| r.value.get("deleted").and_then(Value::as_bool) == Some(true)))
+    }
+
     /// Create or update design documents so they match `docs` (by `_id`); unchanged ones
     /// are left alone, so this is cheap to call on every start. A design document KAZOO
     /// wrote (one without our `kazoo_rec` marker) is never replaced, only given the views

@@ -52,6 +52,18 @@ impl AccountId {
     pub fn modb(&self, year: i32, month: u32) -> String {
         format!("{}-{:04}{:02}", self.db(), year, month)
     }
+
+    /// The `YYYYMM` of one of this account's monthly databases as a database listing names
+    /// it: `account/ab/cd/<rest>-YYYYMM` (CouchDB) or `accountabcd<rest>-YYYYMM`
+    /// (pouchdb-server drops the slashes). Any six digits count, so a database made for an
+    /// impossible month is found too.
+    pub fn modb_suffix<'a>(&self, listed: &'a str) -> Option<&'a str> {
+        let suffix = listed
+            .strip_prefix(self.db().as_str())
+            .or_else(|| listed.strip_prefix(format!("account{}", self.0).as_str()))?
+            .strip_prefix('-')?;
+        (suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_digit())).then_some(suffix)
+    }
 }
 
 impl fmt::Display for AccountId {
@@ -106,6 +118,29 @@ mod tests {
             id.modb(2024, 3),
             "account/ab/cd/ef0123456789abcdef0123456789-202403"
         );
+    }
+
+    #[test]
+    fn modbs_in_a_database_listing() {
+        let id = AccountId::parse("abcdef0123456789abcdef0123456789").unwrap();
+        let other = "abcdef0123456789abcdef012345678a";
+        let found = |name: &str| id.modb_suffix(name).map(str::to_string);
+        assert_eq!(found(&id.modb(2024, 3)).as_deref(), Some("202403"));
+        assert_eq!(
+            found("accountabcdef0123456789abcdef0123456789-000013").as_deref(),
+            Some("000013")
+        );
+        for not_ours in [
+            id.db(),
+            format!("account{}", id.as_str()),
+            format!("account/ab/cd/{}-202403", &other[4..]),
+            format!("account{other}-202403"),
+            format!("{}-2024031", id.db()),
+            format!("{}-2024ab", id.db()),
+            format!("{}202403", id.db()),
+        ] {
+            assert_eq!(found(&not_ours), None, "{not_ours}");
+        }
     }
 
     #[test]

@@ -253,6 +253,7 @@ async fn ingest_inner(
             if id.len() > 7
                 && id.as_bytes()[6] == b'-'
                 && id[..6].bytes().all(|b| b.is_ascii_digit())
+                && (1..=12).contains(&id[4..6].parse::<u32>().unwrap_or(0))
                 && crate::domain::ids::is_acceptable_doc_id(&id) =>
         {
             id

@@ -187,7 +187,12 @@ impl Spool {
         while let Some(e) = rd.next_entry().await? {
             let name = e.file_name().to_string_lossy().to_string();
             if name.ends_with(".job.json") {
-                let bytes = tokio::fs::read(e.path()).await?;
+                // A job delivered (and removed) by the worker while we scan is not an error.
+                let bytes = match tokio::fs::read(e.path()).await {
+                    Ok(b) => b,
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(err) => return Err(err),
+                };
                 match serde_json::from_slice::<Job>(&bytes) {
                     Ok(job) => out.push(job),
                     Err(err) => {
@@ -288,5 +293,22 @@ mod tests {
         assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
         let _ = std::fs::remove_dir_all(&dir);
         assert!(sanitize("../x").is_none());
+    }
+
+    /// A job the worker removes while `pending()` scans the folder is skipped, not an error
+    /// that hides every other job (a dangling link reads as NotFound, like a removed file).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn pending_skips_a_job_removed_mid_scan() {
+        let dir = std::env::temp_dir().join(format!("spool-test-{}", crate::domain::ids::new_id()));
+        let spool = Spool::open(&dir).await.unwrap();
+        spool.commit(&job("j1")).await.unwrap();
+        std::os::unix::fs::symlink(dir.join("gone"), dir.join("j0.job.json")).unwrap();
+        let pending = spool.pending().await.unwrap();
+        assert_eq!(
+            pending.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            ["j1"]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

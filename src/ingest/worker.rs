@@ -51,9 +51,16 @@ async fn start_due(state: &Arc<AppState>) -> std::io::Result<()> {
 async fn attempt(state: &AppState, mut job: Job) -> std::io::Result<()> {
     let spool = &state.spool;
     let now = time::now_unix();
-    if let Err(e) = prepare(state, &mut job).await {
-        tracing::warn!(recording = %job.doc_id, error = %e, "recording not ready for delivery, will retry");
-        return spool.retry_later(&mut job, e, now).await;
+    match prepare(state, &mut job).await {
+        Ok(Ready::Deliver) => {}
+        Ok(Ready::Drop(why)) => {
+            tracing::warn!(recording = %job.doc_id, account = %job.account_id, "{why}: its audio is not delivered and leaves the spool");
+            return spool.done(&job.id).await;
+        }
+        Err(e) => {
+            tracing::warn!(recording = %job.doc_id, error = %e, "recording not ready for delivery, will retry");
+            return spool.retry_later(&mut job, e, now).await;
+        }
     }
     match deliver(state, spool, &job).await {
         Ok(()) => {
@@ -71,12 +78,48 @@ async fn attempt(state: &AppState, mut job: Job) -> std::io::Result<()> {
     }
 }
 
-/// Before the first attempt: the document exists, and a URL destination's remote name is
-/// fixed and persisted with the job, so retries and restarts write the same object.
-async fn prepare(state: &AppState, job: &mut Job) -> Result<(), String> {
-    ensure_document(state, job)
+/// What the worker does with a job.
+enum Ready {
+    Deliver,
+    /// Nobody wants the audio any more (the account or the recording was deleted); the
+    /// reason is logged.
+    Drop(&'static str),
+}
+
+/// Before each attempt: the account and the recording still exist (a recording deleted
+/// while its audio waits is not brought back), the document is written, and a URL
+/// destination's remote name is fixed and persisted with the job, so retries and restarts
+/// write the same object.
+async fn prepare(state: &AppState, job: &mut Job) -> Result<Ready, String> {
+    let Some(account) = crate::domain::ids::AccountId::parse(&job.account_id) else {
+        return Ok(Ready::Drop("recording of an invalid account id"));
+    };
+    match state.account(&account).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Ok(Ready::Drop("recording of a deleted account")),
+        Err(e) => return Err(format!("account not readable: {}", e.message_and_data().0)),
+    }
+    let written = state
+        .couch
+        .get(&job.db, &job.doc_id)
         .await
-        .map_err(|e| format!("recording document not written: {e}"))?;
+        .map_err(|e| format!("recording document not readable: {e}"))?
+        .is_some();
+    if !written {
+        if state
+            .couch
+            .doc_deleted(&job.db, &job.doc_id)
+            .await
+            .map_err(|e| format!("recording document not readable: {e}"))?
+        {
+            return Ok(Ready::Drop(
+                "recording deleted before its audio was delivered",
+            ));
+        }
+        ensure_document(state, job)
+            .await
+            .map_err(|e| format!("recording document not written: {e}"))?;
+    }
     // taken in while CouchDB was unreachable: the storage plan decides now
     if job.destination.get("kind").and_then(|k| k.as_str()) == Some("pending") {
         job.destination = super::http::storage_destination(state, &job.account_id)
@@ -89,7 +132,7 @@ async fn prepare(state: &AppState, job: &mut Job) -> Result<(), String> {
         job.remote_name = Some(choose_remote_name(state, job).await?);
         state.spool.commit(job).await.map_err(|e| e.to_string())?;
     }
-    Ok(())
+    Ok(Ready::Deliver)
 }
 
 /// `kzs_attachments:save_attachment_handler_error`: one document per failure in the MODB
@@ -120,6 +163,10 @@ async fn record_error(state: &AppState, job: &Job, e: &DeliveryError) {
     });
     if let Some(o) = doc.as_object_mut() {
         o.retain(|_, v| !v.is_null());
+    }
+    // An account deleted meanwhile gets no new database (the next attempt drops the job).
+    if !state.couch.db_exists(&account.db()).await.unwrap_or(false) {
+        return;
     }
     let _ = state.couch.create_db(&db).await;
     let _ = state

@@ -7,6 +7,7 @@ mod authz_matrix;
 mod compat;
 mod couch_restart;
 mod decision;
+mod deleted_while_pending;
 mod devices_callflows;
 mod doc_cache;
 mod early_delivery;

@@ -1,0 +1,224 @@
+//! Deleting what is still waiting for delivery: a hard-deleted recording is not brought back
+//! by the delivery worker, a deleted account gets none of its databases back, and deleting an
+//! account removes every monthly database, whatever month a recording or CDR named.
+//! (Found by the schemathesis run: each of these used to leave documents behind.)
+
+use crate::helpers::*;
+use kazoo_rec::domain::ids::AccountId;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn ingest(app: &TestApp, acct: &str, meta: Value) -> (u16, Value) {
+    let r = app
+        .raw(
+            Method::PUT,
+            &format!("/rec_ext/ingest/{acct}"),
+            &[
+                ("x-recording-metadata", &meta.to_string()),
+                ("content-type", "audio/mpeg"),
+            ],
+            Some(kazoo_rec::testdata::fake_mp3(4_000)),
+        )
+        .await;
+    (r.status, r.body)
+}
+
+/// A URL destination that always refuses, so the job stays in the spool.
+async fn refusing_destination() -> wiremock::MockServer {
+    use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn app_with_local_urls() -> TestApp {
+    let mut cfg = settings();
+    cfg.allow_local_urls = true;
+    spawn_with(cfg).await
+}
+
+async fn jobs_for(app: &TestApp, doc_id: &str) -> Vec<kazoo_rec::ingest::spool::Job> {
+    let mut jobs = app.state.spool.pending().await.unwrap();
+    jobs.retain(|j| j.doc_id == doc_id);
+    jobs
+}
+
+/// Wait (through the worker's backoff) until the recording's job has left the spool.
+async fn wait_job_gone(app: &TestApp, doc_id: &str) {
+    for _ in 0..200 {
+        if jobs_for(app, doc_id).await.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the job for {doc_id} is still in the spool");
+}
+
+/// The account's databases as CouchDB lists them (pouchdb-server drops the slashes).
+async fn listed_dbs(acct: &str) -> Vec<String> {
+    let all: Vec<String> = reqwest::get(format!("{}/_all_dbs", couch_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = AccountId::parse(acct).unwrap();
+    let slashless = account.db().replace('/', "");
+    all.into_iter()
+        .filter(|d| d.starts_with(&account.db()) || d.starts_with(&slashless))
+        .collect()
+}
+
+#[tokio::test]
+async fn recording_ids_must_name_a_real_month() {
+    let app = spawn_app().await;
+    let (acct, _, _) = app.account_with_admin(None).await;
+    for month in ["00", "13", "99"] {
+        let id = format!("2026{month}-{}", kazoo_rec::domain::ids::new_id());
+        let (status, body) = ingest(
+            &app,
+            &acct,
+            json!({"call_id": "c1", "recording_id": id, "duration_ms": 5000}),
+        )
+        .await;
+        assert_eq!(status, 400, "{id}: {body}");
+        assert!(
+            body["data"]["recording_id"]["invalid"].is_object(),
+            "{body}"
+        );
+    }
+    let id = format!("202612-{}", kazoo_rec::domain::ids::new_id());
+    let (status, body) = ingest(
+        &app,
+        &acct,
+        json!({"call_id": "c1", "recording_id": id, "duration_ms": 5000}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["data"]["id"].as_str()),
+        (201, Some(id.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn a_hard_deleted_recording_stays_deleted_while_its_audio_waits() {
+    let server = refusing_destination().await;
+    let app = app_with_local_urls().await;
+    let (acct, _, admin) = app.account_with_admin(None).await;
+    let meta = |call: &str| json!({"call_id": call, "duration_ms": 5000, "url": format!("{}/rec/", server.uri())});
+    let (status, body) = ingest(&app, &acct, meta("hard")).await;
+    assert_eq!(status, 201, "{body}");
+    let hard = body["data"]["id"].as_str().unwrap().to_string();
+    let (_, body) = ingest(&app, &acct, meta("soft")).await;
+    let soft = body["data"]["id"].as_str().unwrap().to_string();
+    // both are listed and pending (the destination refuses)
+    let path = |id: &str| format!("/v2/accounts/{acct}/recordings/{id}");
+    assert_eq!(
+        app.call(Method::GET, &path(&hard), Some(&admin), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(jobs_for(&app, &hard).await.len(), 1);
+
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("{}?should_soft_delete=false", path(&hard)),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .call(Method::DELETE, &path(&soft), Some(&admin), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    wait_job_gone(&app, &hard).await;
+    // the worker's next attempt did not write the document again
+    assert_eq!(
+        app.call(Method::GET, &path(&hard), Some(&admin), None)
+            .await
+            .status,
+        404
+    );
+    let account = AccountId::parse(&acct).unwrap();
+    let db = account.modb(hard[..4].parse().unwrap(), hard[4..6].parse().unwrap());
+    assert_eq!(app.couch().get(&db, &hard).await.unwrap(), None);
+    // a soft-deleted recording keeps its document, so its audio is still delivered
+    assert_eq!(jobs_for(&app, &soft).await.len(), 1);
+    let kept = app.couch().get(&db, &soft).await.unwrap().unwrap();
+    assert_eq!(kept["pvt_deleted"], true);
+    println!(
+        "hard-deleted while pending: job dropped, document stays deleted; soft-deleted: job kept"
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_account_removes_every_monthly_database_for_good() {
+    let server = refusing_destination().await;
+    let app = app_with_local_urls().await;
+    let (parent, _, admin) = app.account_with_admin(None).await;
+    let acct = app
+        .create_account(&admin, Some(&parent), &format!("to delete {}", uniq()))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // a recording the media server named for a month long before the account existed
+    let old_id = format!("199001-{}", kazoo_rec::domain::ids::new_id());
+    let (status, body) = ingest(
+        &app,
+        &acct,
+        json!({"call_id": "old", "recording_id": old_id, "duration_ms": 5000}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    // a CDR whose interaction time is year 1
+    let cdr = json!({"Call-ID": format!("far-{}", uniq()), "Call-Direction": "inbound", "Duration-Seconds": 1,
+                     "Custom-Channel-Vars": {"Account-ID": acct, "Call-Interaction-ID": "00000086400-5ca1ab1e"}});
+    let r = app
+        .raw(
+            Method::PUT,
+            &format!("/rec_ext/cdr/{acct}"),
+            &[("content-type", "application/json")],
+            Some(serde_json::to_vec(&cdr).unwrap()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // a recording still waiting for its destination
+    let (status, body) = ingest(
+        &app,
+        &acct,
+        json!({"call_id": "pending", "duration_ms": 5000, "url": format!("{}/rec/", server.uri())}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let pending = body["data"]["id"].as_str().unwrap().to_string();
+    let before = listed_dbs(&acct).await;
+    assert!(before.len() >= 4, "account db and three MODBs: {before:?}");
+
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/v2/accounts/{acct}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(listed_dbs(&acct).await, Vec::<String>::new());
+    // the worker drops the job instead of recreating the databases on each retry
+    wait_job_gone(&app, &pending).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(listed_dbs(&acct).await, Vec::<String>::new());
+    println!(
+        "account deleted: {} databases before, 0 after, pending job dropped, none recreated",
+        before.len()
+    );
+}
