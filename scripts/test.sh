@@ -44,6 +44,10 @@ if [ -z "${FTP_URL:-}" ]; then
     export FTP_ROOT="$RUN_DIR/ftp/root" FTPS_CA="$RUN_DIR/ftp/ca.pem"
 fi
 
+# Test spools and other temporary files go to the run's folder, removed on exit.
+mkdir -p "$RUN_DIR/tmp"
+export TMPDIR="$RUN_DIR/tmp"
+
 if [ "$#" -gt 0 ]; then
     # A subset of the API tests with their output shown, e.g. `make faults`.
     cargo test --test api -- --nocapture --test-threads=1 "$@"

@@ -79,6 +79,38 @@ where
     )
 }
 
+/// `n` rounds of `a` then `b`, one call at a time: the two sides alternate, so a server
+/// that slows down or speeds up during the run (view index work, GC, other processes on
+/// the machine) weighs on both alike. Returns (a's stats, b's stats).
+pub async fn paired<FA, FutA, FB, FutB>(n: usize, a: FA, b: FB) -> (Stats, Stats)
+where
+    FA: Fn(usize) -> FutA,
+    FutA: Future<Output = bool>,
+    FB: Fn(usize) -> FutB,
+    FutB: Future<Output = bool>,
+{
+    let mut sides: [(Vec<Duration>, usize, Duration); 2] = Default::default();
+    fn note(side: &mut (Vec<Duration>, usize, Duration), t: Instant, ok: bool) {
+        let took = t.elapsed();
+        side.2 += took;
+        if ok {
+            side.0.push(took);
+        } else {
+            side.1 += 1;
+        }
+    }
+    for i in 0..n {
+        let t = Instant::now();
+        let ok = a(i).await;
+        note(&mut sides[0], t, ok);
+        let t = Instant::now();
+        let ok = b(i).await;
+        note(&mut sides[1], t, ok);
+    }
+    let [(la, ea, wa), (lb, eb, wb)] = sides;
+    (Stats::from(la, ea, wa), Stats::from(lb, eb, wb))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +121,27 @@ mod tests {
         let s = Stats::from(lat, 0, Duration::from_secs(1));
         assert_eq!((s.n, s.rps as u64), (100, 100));
         assert!((s.p50_ms - 51.0).abs() < 1.01 && (s.p99_ms - 99.0).abs() < 1.01);
+    }
+
+    #[tokio::test]
+    async fn paired_sides_alternate_and_count_apart() {
+        let order = std::sync::Mutex::new(vec![]);
+        let (a, b) = paired(
+            3,
+            |i| {
+                order.lock().unwrap().push(format!("a{i}"));
+                async { true }
+            },
+            |i| {
+                order.lock().unwrap().push(format!("b{i}"));
+                async move { i != 1 }
+            },
+        )
+        .await;
+        assert_eq!(
+            order.into_inner().unwrap(),
+            ["a0", "b0", "a1", "b1", "a2", "b2"]
+        );
+        assert_eq!((a.n, a.errors, b.n, b.errors), (3, 0, 2, 1));
     }
 }

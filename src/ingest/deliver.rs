@@ -250,7 +250,7 @@ async fn deliver_url(state: &AppState, spool: &Spool, job: &Job) -> Result<(), D
             let status = resp.status().as_u16();
             if (200..300).contains(&status) {
                 let stub = json!({"url": redact(&target)});
-                return record_stub(state, job, json!({"kazoo_rec": {"handler_id": "overridden", "kind": "http", "location": stub}})).await.map_err(|x| DeliveryError { reason: x, ..e.clone() });
+                return record_stub(state, job, json!({"kazoo_rec": {"handler_id": "overridden", "kind": "http", "location": stub}}), false).await.map_err(|x| DeliveryError { reason: x, ..e.clone() });
             }
             let body = resp.text().await.unwrap_or_default();
             Err(DeliveryError {
@@ -275,7 +275,7 @@ async fn deliver_url(state: &AppState, spool: &Spool, job: &Job) -> Result<(), D
                     reason: x,
                     ..e.clone()
                 })?;
-            record_stub(state, job, json!({"kazoo_rec": {"handler_id": "overridden", "kind": scheme, "location": {"url": redact(&target)}}})).await.map_err(|x| DeliveryError { reason: x, ..e })
+            record_stub(state, job, json!({"kazoo_rec": {"handler_id": "overridden", "kind": scheme, "location": {"url": redact(&target)}}}), false).await.map_err(|x| DeliveryError { reason: x, ..e })
         }
         other => Err(DeliveryError {
             reason: format!("unsupported recording url scheme {other:?}"),
@@ -328,7 +328,7 @@ async fn deliver_handler(state: &AppState, spool: &Spool, job: &Job) -> Result<(
         )
         .await
         .map_err(|x| storage_failure(&handler_id, x))?;
-    handler_stored(state, job, &handler_id, &handler, stored).await
+    handler_stored(state, job, &handler_id, &handler, stored, false).await
 }
 
 /// The account's storage handler a `handler` job goes to, with its id.
@@ -400,13 +400,15 @@ pub(super) fn handler_path(job: &Job, doc: &Value) -> Result<PathContext, Delive
 }
 
 /// After the handler stored the audio: the checksum must be the one acknowledged, then the
-/// document points at the object.
+/// document points at the object (`create`: the document may not exist yet and is written
+/// from the job, already pointing at it).
 pub(super) async fn handler_stored(
     state: &AppState,
     job: &Job,
     handler_id: &str,
     handler: &Handler,
     stored: crate::storage::Stored,
+    create: bool,
 ) -> Result<(), DeliveryError> {
     let e = DeliveryError::new(handler_id, "");
     if stored.md5_hex != job.md5_hex {
@@ -419,7 +421,7 @@ pub(super) async fn handler_stored(
         });
     }
     let stub = json!({"kazoo_rec": {"handler_id": handler_id, "kind": handler.kind(), "location": stored.location}, "metadata": {"etag": stored.etag}});
-    record_stub(state, job, stub)
+    record_stub(state, job, stub, create)
         .await
         .map_err(|x| DeliveryError { reason: x, ..e })
 }
@@ -442,15 +444,38 @@ pub(super) fn storage_failure(handler_id: &str, e: StorageError) -> DeliveryErro
 }
 
 /// Point the recording document at the external object (`pvt_attachments` stub, as KAZOO's
-/// `external_attachment/5` does), retrying on revision conflicts.
-async fn record_stub(state: &AppState, job: &Job, handler: Value) -> Result<(), String> {
+/// `external_attachment/5` does), retrying on revision conflicts. A missing document is
+/// written from the job when `create` (early delivery, before anything was acknowledged);
+/// otherwise it was deleted and stays so.
+async fn record_stub(
+    state: &AppState,
+    job: &Job,
+    handler: Value,
+    create: bool,
+) -> Result<(), String> {
     for _ in 0..5 {
-        let mut doc = state
+        let found = state
             .couch
             .get(&job.db, &job.doc_id)
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or("recording document missing")?;
+            .map_err(|e| e.to_string())?;
+        let mut doc = match (found, &job.doc) {
+            (Some(doc), _) => doc,
+            (None, Some(doc)) if create => {
+                state
+                    .couch
+                    .create_db(&job.db)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                state
+                    .couch
+                    .ensure_design_docs(&job.db, &crate::couch::views::modb_docs())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                doc.clone()
+            }
+            (None, _) => return Err("recording document missing".into()),
+        };
         doc["pvt_attachments"][&job.attachment] = json!({"content_type": job.content_type, "length": job.bytes, "stub": false, "handler": handler});
         match state.couch.save(&job.db, &mut doc).await {
             Ok(()) => return Ok(()),

@@ -340,7 +340,7 @@ async fn ingest_inner(
         .and_then(|v| v.parse::<u64>().ok());
     let mut tee = super::tee::start(state.clone().into_inner(), &job, length).await;
 
-    // 4. the audio, durable on disk
+    // 4. the audio into the spool (fsynced unless a tee delivers it, see tee.rs)
     let stream = payload.map_err(|e| std::io::Error::other(e.to_string()));
     let (bytes, md5_hex) = state
         .spool
@@ -354,20 +354,40 @@ async fn ingest_inner(
         .map_err(|e| ApiError::validation("file", "invalid", json!({"message": e.to_string()})))?;
     job.bytes = bytes;
     job.md5_hex = md5_hex.clone();
-
-    // 5. the delivery job, carrying the document: from here on the recording cannot be
-    // lost, and the document cannot be left without its audio job.
-    state.spool.commit(&job).await.map_err(|e| {
-        tracing::error!(error = %e, "spool commit failed");
-        ApiError::unspecified_fault()
-    })?;
-    // 6. the document now, so the recording is listed at once; if CouchDB is unavailable
-    // the worker writes it before delivering the audio.
-    if let Err(e) = super::deliver::ensure_document(state, &job).await {
-        tracing::warn!(recording = %doc_id, error = %e, "recording document not written yet; the delivery worker will write it");
+    let mut delivered = false;
+    let mut committed = None;
+    if let Some((sender, handle)) = tee {
+        drop(sender);
+        match handle.settle(job.clone(), super::tee::SETTLE).await {
+            super::tee::Settled::Delivered => delivered = true,
+            super::tee::Settled::Spool(c) => committed = Some(c),
+        }
     }
-    if let Some((_, handle)) = tee {
-        handle.committed(job.clone());
+
+    if delivered {
+        // durable at its destination, document written: the spool copy goes unread
+        let _ = state.spool.done(&job.id).await;
+    } else {
+        // 5. the delivery job, carrying the document: from here on the recording cannot be
+        // lost, and the document cannot be left without its audio job.
+        let spooled = async {
+            if committed.is_some() {
+                state.spool.sync_audio(&job.id).await?;
+            }
+            state.spool.commit(&job).await
+        };
+        spooled.await.map_err(|e| {
+            tracing::error!(error = %e, "spool commit failed");
+            ApiError::unspecified_fault()
+        })?;
+        if let Some(c) = committed {
+            c.committed();
+        }
+        // 6. the document now, so the recording is listed at once; if CouchDB is
+        // unavailable the worker writes it before delivering the audio.
+        if let Err(e) = super::deliver::ensure_document(state, &job).await {
+            tracing::warn!(recording = %doc_id, error = %e, "recording document not written yet; the delivery worker will write it");
+        }
     }
     let mut shown = dest;
     if let Some(u) = shown
@@ -378,7 +398,7 @@ async fn ingest_inner(
         shown["url"] = json!(u);
     }
     Ok(
-        json!({"stored": true, "id": doc_id, "bytes": bytes, "md5": md5_hex, "destination": shown, "name": media_name}),
+        json!({"stored": true, "delivered": delivered, "id": doc_id, "bytes": bytes, "md5": md5_hex, "destination": shown, "name": media_name}),
     )
 }
 

@@ -122,7 +122,10 @@ impl Spool {
         self.write_audio_tee(id, body, max_bytes, None).await
     }
 
-    /// [`Spool::write_audio`], handing each chunk to `tee` as well (early delivery).
+    /// [`Spool::write_audio`], handing each chunk to `tee` as well (early delivery). With a
+    /// tee the file is not fsynced: when the tee delivers, the copy is dropped unread (and
+    /// mostly never reaches the disk); otherwise [`Spool::sync_audio`] makes it durable
+    /// before the job is committed.
     pub async fn write_audio_tee<S, E>(
         &self,
         id: &str,
@@ -156,14 +159,23 @@ impl Spool {
             }
             file.write_all(&chunk).await?;
         }
-        if let Some(t) = tee {
-            t.finish();
-        }
         file.flush().await?;
-        file.sync_all().await?;
+        match tee {
+            Some(t) => t.finish(),
+            None => file.sync_all().await?,
+        }
         drop(file);
         tokio::fs::rename(&tmp, self.audio_path(id)).await?;
         Ok((total, hex::encode(hasher.finalize())))
+    }
+
+    /// Make audio written with a tee durable (its folder entry is made durable by
+    /// [`Spool::commit`]).
+    pub async fn sync_audio(&self, id: &str) -> std::io::Result<()> {
+        tokio::fs::File::open(self.audio_path(id))
+            .await?
+            .sync_all()
+            .await
     }
 
     /// Make a job durable: after this returns the recording is acknowledged.

@@ -1,16 +1,20 @@
 //! Early delivery: while a recording streams into the spool, the same chunks stream on to
-//! its storage handler (S3, HTTP), so a large recording is stored about when its upload
-//! ends instead of being read back from the spool afterwards.
+//! its storage handler (S3, HTTP), so a large recording is stored when its upload ends
+//! instead of being written to disk and read back afterwards.
 //!
-//! It never weakens the spool's guarantee: the answer to the media server still waits for
-//! the spool (audio fsynced, job committed), and the job stays claimed, not removed, until
-//! the handler holds the object with the acknowledged checksum and the document points at
-//! it. Any failure leaves the job to the delivery worker, which uploads it again from the
-//! spool (same object name, so at worst the same bytes twice, never two objects):
-//! - the handler slower than the client for [`STALL`]: the tee is abandoned (its upload
-//!   aborted) and the ingest carries on at the client's pace;
-//! - the client cut off or the recording refused: the upload is aborted, nothing is kept;
-//! - the spool commit failed after the handler completed: the object is deleted.
+//! The media server's answer still waits until the recording is durable somewhere:
+//! - the handler holds the object with the checksum we computed and the recording document
+//!   (written now, already pointing at the object) is in CouchDB: the answer says
+//!   `delivered`, and the spool's copy, never fsynced, is dropped, so on one disk the
+//!   recording is written once, not twice;
+//! - anything else (the handler slower than the client for [`STALL`], a failed upload, a
+//!   checksum mismatch, CouchDB unreachable, no result within [`SETTLE`]): the spool copy
+//!   is fsynced and the job committed, as without a tee, and the delivery worker uploads it
+//!   again (same object name, so at worst the same bytes twice, never two objects). A tee
+//!   that completes after that removes the committed job itself.
+//!
+//! A client cut off, or a recording refused, aborts the upload; an object completed for a
+//! recording that was never acknowledged is deleted.
 //!
 //! At most [`MAX_TEES`] run at once (each holds an S3 part buffer); beyond that, recordings
 //! are delivered by the worker as before.
@@ -29,6 +33,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 pub const MAX_TEES: usize = 4;
 /// How long the spool writer waits for a slow handler before going on without it.
 pub const STALL: Duration = Duration::from_secs(5);
+/// How long the answer waits, after the last byte, for the handler to complete.
+pub const SETTLE: Duration = Duration::from_secs(30);
 /// Chunks buffered between the spool writer and the handler.
 const QUEUE: usize = 64;
 
@@ -70,14 +76,57 @@ impl Drop for TeeSender {
     }
 }
 
-/// The ingest's end: tell the tee the job is committed (or drop it: never committed).
+/// The ingest's end, once the whole recording is in the spool.
 pub struct TeeHandle {
-    committed: oneshot::Sender<Job>,
+    ready: oneshot::Sender<Job>,
+    outcome: oneshot::Receiver<bool>,
+    committed: oneshot::Sender<()>,
+}
+
+/// What [`TeeHandle::settle`] found.
+pub enum Settled {
+    /// Stored by the handler, checksum equal, document written: durable, nothing to spool.
+    Delivered,
+    /// Not (yet): the ingest commits the job and then calls [`Committed::committed`].
+    Spool(Committed),
+}
+
+pub struct Committed(oneshot::Sender<()>);
+
+impl Committed {
+    /// The job is in the spool; a tee that completes later may now remove it.
+    pub fn committed(self) {
+        let _ = self.0.send(());
+    }
 }
 
 impl TeeHandle {
-    pub fn committed(self, job: Job) {
-        let _ = self.committed.send(job);
+    /// Hand the complete `job` (size and checksum known) to the tee and wait up to `wait`
+    /// for the object and its document.
+    pub async fn settle(self, job: Job, wait: Duration) -> Settled {
+        let TeeHandle {
+            ready,
+            mut outcome,
+            committed,
+        } = self;
+        let delivered = if ready.send(job).is_err() {
+            false
+        } else {
+            match tokio::time::timeout(wait, &mut outcome).await {
+                Ok(result) => result.unwrap_or(false),
+                Err(_) => {
+                    // From here on the tee cannot report success to us: either it did just
+                    // now, or it will wait for the committed job instead.
+                    outcome.close();
+                    outcome.try_recv().unwrap_or(false)
+                }
+            }
+        };
+        if delivered {
+            Settled::Delivered
+        } else {
+            Settled::Spool(Committed(committed))
+        }
     }
 }
 
@@ -124,7 +173,9 @@ pub async fn start(
     }
     let (tx, rx) = mpsc::channel(QUEUE);
     let abandoned = Arc::new(AtomicBool::new(false));
-    let (done_tx, done_rx) = oneshot::channel::<Job>();
+    let (ready_tx, ready_rx) = oneshot::channel::<Job>();
+    let (outcome_tx, outcome_rx) = oneshot::channel::<bool>();
+    let (committed_tx, committed_rx) = oneshot::channel::<()>();
     let sender = TeeSender {
         tx: Some(tx),
         abandoned: abandoned.clone(),
@@ -139,10 +190,27 @@ pub async fn start(
         let put = handler
             .put(&ctx, meta, receiver_stream(rx, abandoned))
             .await;
-        finish(&state, &job_id, &handler_id, &handler, put, done_rx).await;
+        let ends = Ends {
+            ready: ready_rx,
+            outcome: outcome_tx,
+            committed: committed_rx,
+        };
+        finish(&state, &job_id, &handler_id, &handler, put, ends).await;
         state.spool.release(&job_id);
     });
-    Some((sender, TeeHandle { committed: done_tx }))
+    let handle = TeeHandle {
+        ready: ready_tx,
+        outcome: outcome_rx,
+        committed: committed_tx,
+    };
+    Some((sender, handle))
+}
+
+/// The tee task's ends of the [`TeeHandle`] channels.
+struct Ends {
+    ready: oneshot::Receiver<Job>,
+    outcome: oneshot::Sender<bool>,
+    committed: oneshot::Receiver<()>,
 }
 
 async fn finish(
@@ -151,9 +219,9 @@ async fn finish(
     handler_id: &str,
     handler: &crate::storage::Handler,
     put: Result<Stored, crate::storage::StorageError>,
-    committed: oneshot::Receiver<Job>,
+    ends: Ends,
 ) {
-    let Ok(job) = committed.await else {
+    let Ok(job) = ends.ready.await else {
         // never acknowledged: no object may stay behind
         if let Ok(stored) = put {
             if let Err(e) = handler.delete(&stored.location).await {
@@ -162,23 +230,26 @@ async fn finish(
         }
         return;
     };
-    let stored = match put {
-        Ok(s) => s,
-        Err(e) => {
-            let e = storage_failure(handler_id, e);
-            tracing::info!(recording = %job.doc_id, reason = %e.reason, "early delivery did not complete; the worker delivers from the spool");
-            return;
-        }
+    let result = match put {
+        Ok(stored) => handler_stored(state, &job, handler_id, handler, stored, true).await,
+        Err(e) => Err(storage_failure(handler_id, e)),
     };
-    match handler_stored(state, &job, handler_id, handler, stored).await {
-        Ok(()) => match state.spool.done(&job.id).await {
+    if let Err(e) = &result {
+        tracing::info!(recording = %job.doc_id, reason = %e.reason, "early delivery did not complete; the worker delivers from the spool");
+    }
+    if ends.outcome.send(result.is_ok()).is_ok() {
+        if result.is_ok() {
+            tracing::info!(recording = %job.doc_id, account = %job.account_id, bytes = job.bytes, "recording delivered (early)");
+        }
+        return;
+    }
+    // The ingest stopped waiting and commits the job: once it has, the job is ours to remove.
+    if result.is_ok() && ends.committed.await.is_ok() {
+        match state.spool.done(&job.id).await {
             Ok(()) => {
-                tracing::info!(recording = %job.doc_id, account = %job.account_id, bytes = job.bytes, "recording delivered (early)")
+                tracing::info!(recording = %job.doc_id, account = %job.account_id, bytes = job.bytes, "recording delivered (early, after the answer)")
             }
             Err(e) => tracing::error!(job = %job.id, error = %e, "spool update failed"),
-        },
-        Err(e) => {
-            tracing::info!(recording = %job.doc_id, reason = %e.reason, "early delivery not recorded; the worker delivers from the spool")
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Early delivery (src/ingest/tee.rs): a recording bound for a storage handler streams to it
 //! while it is spooled. A client cut off mid-upload must leave no object and no document;
-//! a completed one is stored once, with the acknowledged checksum, and leaves the spool.
+//! a completed one is answered only once stored, with its checksum, document written and
+//! nothing left in the spool; a failed one falls back to the spool and the worker.
 
 use crate::helpers::*;
 use reqwest::Method;
@@ -109,22 +110,20 @@ async fn a_completed_upload_is_stored_once_and_leaves_the_spool() {
     assert_eq!(r.status().as_u16(), 201);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["data"]["md5"], md5_bytes(&audio));
-    let t = std::time::Instant::now();
-    loop {
-        let jobs = std::fs::read_dir(&spool_dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".job.json"))
-            .count();
-        if jobs == 0 {
-            break;
-        }
-        assert!(
-            t.elapsed().as_secs() < 60,
-            "still {jobs} job(s) in the spool"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    // answered once durable at the destination: nothing spooled, the document points at
+    // the object already
+    assert_eq!(body["data"]["delivered"], true, "{body}");
+    assert_eq!(spool_files(&spool_dir), Vec::<String>::new());
+    let id = body["data"]["id"].as_str().unwrap();
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v2/accounts/{acct}/recordings/{id}"),
+            Some(&app.admin_token().await),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     let keys = objects(&s3, &bucket).await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     let got = s3
@@ -140,6 +139,55 @@ async fn a_completed_upload_is_stored_once_and_leaves_the_spool() {
         .unwrap()
         .into_bytes();
     assert_eq!(md5_bytes(&got), md5_bytes(&audio));
+}
+
+fn spool_files(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_failed_early_delivery_is_spooled_and_delivered_by_the_worker() {
+    let Ok(url) = std::env::var("S3_URL") else {
+        assert!(std::env::var("CI").is_err(), "S3_URL must be set in CI");
+        return;
+    };
+    let mut cfg = settings();
+    cfg.allow_local_urls = true;
+    let spool_dir = cfg.spool_dir.clone();
+    let app = spawn_with(cfg).await;
+    let (acct, bucket, s3) = s3_account(&app, &url).await;
+    // the bucket disappears: the tee's upload fails
+    s3.delete_bucket().bucket(&bucket).send().await.unwrap();
+    let audio = kazoo_rec::testdata::fake_mp3(9 * 1024 * 1024);
+    let r = ingest_request(&app, &acct, "fallback")
+        .body(audio.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["delivered"], false, "{body}");
+    let files = spool_files(&spool_dir);
+    assert_eq!(files.len(), 2, "audio and job: {files:?}");
+    let audio_file = files.iter().find(|f| f.ends_with(".audio")).unwrap();
+    let spooled = std::fs::read(std::path::Path::new(&spool_dir).join(audio_file)).unwrap();
+    assert_eq!(md5_bytes(&spooled), md5_bytes(&audio));
+    // the bucket is back: the worker delivers from the spool
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let t = std::time::Instant::now();
+    while !spool_files(&spool_dir).is_empty() {
+        assert!(t.elapsed().as_secs() < 60, "{:?}", spool_files(&spool_dir));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let keys = objects(&s3, &bucket).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    println!("early delivery failed: spooled (fsynced), delivered by the worker, 1 object");
 }
 
 fn md5_bytes(b: &[u8]) -> String {
