@@ -88,6 +88,9 @@ enum Command {
         /// Sizes of the single large ingests, MiB.
         #[arg(long, value_delimiter = ',', default_value = "20,200,1024")]
         ingest_mib: Vec<u64>,
+        /// Rounds per size (the S3 client, then the service); medians are compared.
+        #[arg(long, default_value_t = 3)]
+        ingest_rounds: usize,
         /// Concurrent ingests, and the size of each (MiB).
         #[arg(long, default_value_t = 200)]
         concurrent: usize,
@@ -437,6 +440,7 @@ fn main() -> anyhow::Result<()> {
             requests,
             recordings,
             ingest_mib,
+            ingest_rounds,
             concurrent,
             concurrent_mib,
         } => runtime.block_on(kazoo_rec::bench::run(kazoo_rec::bench::BenchOpts {
@@ -448,6 +452,7 @@ fn main() -> anyhow::Result<()> {
             requests,
             recordings,
             ingest_mib,
+            ingest_rounds,
             concurrent,
             concurrent_mib,
         })),

@@ -30,6 +30,8 @@ pub struct BenchOpts {
     pub recordings: usize,
     /// Sizes for the large-ingest scenario, MiB.
     pub ingest_mib: Vec<u64>,
+    /// Rounds per size (raw then ours); the medians are compared.
+    pub ingest_rounds: usize,
     /// Concurrent ingests and their size (MiB).
     pub concurrent: usize,
     pub concurrent_mib: u64,

@@ -24,7 +24,7 @@ pub struct DeliveryError {
 }
 
 impl DeliveryError {
-    fn new(handler_id: &str, reason: impl Into<String>) -> Self {
+    pub(super) fn new(handler_id: &str, reason: impl Into<String>) -> Self {
         DeliveryError {
             handler_id: handler_id.into(),
             reason: reason.into(),

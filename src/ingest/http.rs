@@ -353,13 +353,15 @@ async fn ingest_inner(
         .await
         .map_err(|e| ApiError::validation("file", "invalid", json!({"message": e.to_string()})))?;
     job.bytes = bytes;
-    job.md5_hex = md5_hex.clone();
     let mut delivered = false;
     let mut committed = None;
     if let Some((sender, handle)) = tee {
         drop(sender);
         match handle.settle(job.clone(), super::tee::SETTLE).await {
-            super::tee::Settled::Delivered => delivered = true,
+            super::tee::Settled::Delivered(md5) => {
+                job.md5_hex = md5;
+                delivered = true;
+            }
             super::tee::Settled::Spool(c) => committed = Some(c),
         }
     }
@@ -371,9 +373,10 @@ async fn ingest_inner(
         // 5. the delivery job, carrying the document: from here on the recording cannot be
         // lost, and the document cannot be left without its audio job.
         let spooled = async {
-            if committed.is_some() {
-                state.spool.sync_audio(&job.id).await?;
-            }
+            job.md5_hex = match md5_hex {
+                Some(md5) => md5,
+                None => state.spool.seal_audio(&job.id).await?,
+            };
             state.spool.commit(&job).await
         };
         spooled.await.map_err(|e| {
@@ -398,7 +401,7 @@ async fn ingest_inner(
         shown["url"] = json!(u);
     }
     Ok(
-        json!({"stored": true, "delivered": delivered, "id": doc_id, "bytes": bytes, "md5": md5_hex, "destination": shown, "name": media_name}),
+        json!({"stored": true, "delivered": delivered, "id": doc_id, "bytes": bytes, "md5": job.md5_hex, "destination": shown, "name": media_name}),
     )
 }
 

@@ -119,20 +119,22 @@ impl Spool {
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        self.write_audio_tee(id, body, max_bytes, None).await
+        let (n, md5) = self.write_audio_tee(id, body, max_bytes, None).await?;
+        Ok((n, md5.unwrap_or_default()))
     }
 
     /// [`Spool::write_audio`], handing each chunk to `tee` as well (early delivery). With a
-    /// tee the file is not fsynced: when the tee delivers, the copy is dropped unread (and
-    /// mostly never reaches the disk); otherwise [`Spool::sync_audio`] makes it durable
-    /// before the job is committed.
+    /// tee the file is neither fsynced nor hashed (the handler hashes the same bytes, and
+    /// MD5 is most of the CPU an ingest costs): when the tee delivers, the copy is dropped
+    /// unread (and mostly never reaches the disk); otherwise [`Spool::seal_audio`] hashes it
+    /// and makes it durable before the job is committed. The MD5 is None with a tee.
     pub async fn write_audio_tee<S, E>(
         &self,
         id: &str,
         mut body: S,
         max_bytes: u64,
         mut tee: Option<&mut super::tee::TeeSender>,
-    ) -> std::io::Result<(u64, String)>
+    ) -> std::io::Result<(u64, Option<String>)>
     where
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -153,29 +155,46 @@ impl Spool {
                     "recording larger than the configured maximum",
                 ));
             }
-            hasher.update(&chunk);
-            if let Some(t) = tee.as_deref_mut() {
-                t.send(&chunk).await;
+            match tee.as_deref_mut() {
+                Some(t) => t.send(&chunk).await,
+                None => hasher.update(&chunk),
             }
             file.write_all(&chunk).await?;
         }
         file.flush().await?;
-        match tee {
-            Some(t) => t.finish(),
-            None => file.sync_all().await?,
-        }
+        let md5 = match tee {
+            Some(t) => {
+                t.finish();
+                None
+            }
+            None => {
+                file.sync_all().await?;
+                Some(hex::encode(hasher.finalize()))
+            }
+        };
         drop(file);
         tokio::fs::rename(&tmp, self.audio_path(id)).await?;
-        Ok((total, hex::encode(hasher.finalize())))
+        Ok((total, md5))
     }
 
-    /// Make audio written with a tee durable (its folder entry is made durable by
+    /// Audio written with a tee that did not deliver it: its MD5, read back (from the page
+    /// cache, as a rule), and the file made durable (its folder entry is made durable by
     /// [`Spool::commit`]).
-    pub async fn sync_audio(&self, id: &str) -> std::io::Result<()> {
-        tokio::fs::File::open(self.audio_path(id))
-            .await?
-            .sync_all()
-            .await
+    pub async fn seal_audio(&self, id: &str) -> std::io::Result<String> {
+        use md5::Digest;
+        use tokio::io::AsyncReadExt;
+        let mut file = tokio::fs::File::open(self.audio_path(id)).await?;
+        let mut hasher = md5::Md5::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        file.sync_all().await?;
+        Ok(hex::encode(hasher.finalize()))
     }
 
     /// Make a job durable: after this returns the recording is acknowledged.

@@ -19,7 +19,7 @@
 //! At most [`MAX_TEES`] run at once (each holds an S3 part buffer); beyond that, recordings
 //! are delivered by the worker as before.
 
-use super::deliver::{handler_path, handler_stored, job_handler, storage_failure};
+use super::deliver::{handler_path, handler_stored, job_handler, storage_failure, DeliveryError};
 use super::spool::Job;
 use crate::state::AppState;
 use crate::storage::{ObjectMeta, Stored};
@@ -79,14 +79,15 @@ impl Drop for TeeSender {
 /// The ingest's end, once the whole recording is in the spool.
 pub struct TeeHandle {
     ready: oneshot::Sender<Job>,
-    outcome: oneshot::Receiver<bool>,
+    outcome: oneshot::Receiver<Option<String>>,
     committed: oneshot::Sender<()>,
 }
 
 /// What [`TeeHandle::settle`] found.
 pub enum Settled {
-    /// Stored by the handler, checksum equal, document written: durable, nothing to spool.
-    Delivered,
+    /// Stored by the handler (with this MD5, hashed as it streamed), document written:
+    /// durable, nothing to spool.
+    Delivered(String),
     /// Not (yet): the ingest commits the job and then calls [`Committed::committed`].
     Spool(Committed),
 }
@@ -101,8 +102,8 @@ impl Committed {
 }
 
 impl TeeHandle {
-    /// Hand the complete `job` (size and checksum known) to the tee and wait up to `wait`
-    /// for the object and its document.
+    /// Hand the complete `job` (its size known, its checksum not: the handler computes it)
+    /// to the tee and wait up to `wait` for the object and its document.
     pub async fn settle(self, job: Job, wait: Duration) -> Settled {
         let TeeHandle {
             ready,
@@ -110,22 +111,21 @@ impl TeeHandle {
             committed,
         } = self;
         let delivered = if ready.send(job).is_err() {
-            false
+            None
         } else {
             match tokio::time::timeout(wait, &mut outcome).await {
-                Ok(result) => result.unwrap_or(false),
+                Ok(result) => result.ok().flatten(),
                 Err(_) => {
                     // From here on the tee cannot report success to us: either it did just
                     // now, or it will wait for the committed job instead.
                     outcome.close();
-                    outcome.try_recv().unwrap_or(false)
+                    outcome.try_recv().ok().flatten()
                 }
             }
         };
-        if delivered {
-            Settled::Delivered
-        } else {
-            Settled::Spool(Committed(committed))
+        match delivered {
+            Some(md5) => Settled::Delivered(md5),
+            None => Settled::Spool(Committed(committed)),
         }
     }
 }
@@ -174,7 +174,7 @@ pub async fn start(
     let (tx, rx) = mpsc::channel(QUEUE);
     let abandoned = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = oneshot::channel::<Job>();
-    let (outcome_tx, outcome_rx) = oneshot::channel::<bool>();
+    let (outcome_tx, outcome_rx) = oneshot::channel::<Option<String>>();
     let (committed_tx, committed_rx) = oneshot::channel::<()>();
     let sender = TeeSender {
         tx: Some(tx),
@@ -209,7 +209,7 @@ pub async fn start(
 /// The tee task's ends of the [`TeeHandle`] channels.
 struct Ends {
     ready: oneshot::Receiver<Job>,
-    outcome: oneshot::Sender<bool>,
+    outcome: oneshot::Sender<Option<String>>,
     committed: oneshot::Receiver<()>,
 }
 
@@ -221,7 +221,7 @@ async fn finish(
     put: Result<Stored, crate::storage::StorageError>,
     ends: Ends,
 ) {
-    let Ok(job) = ends.ready.await else {
+    let Ok(mut job) = ends.ready.await else {
         // never acknowledged: no object may stay behind
         if let Ok(stored) = put {
             if let Err(e) = handler.delete(&stored.location).await {
@@ -230,14 +230,27 @@ async fn finish(
         }
         return;
     };
+    // The handler hashed exactly the chunks the spool received (the same buffers), so its
+    // MD5 is the recording's; the length tells that none went missing on the way.
     let result = match put {
-        Ok(stored) => handler_stored(state, &job, handler_id, handler, stored, true).await,
+        Ok(stored) if stored.bytes != job.bytes => Err(DeliveryError::new(
+            handler_id,
+            format!(
+                "length mismatch: received {} stored {}",
+                job.bytes, stored.bytes
+            ),
+        )),
+        Ok(stored) => {
+            job.md5_hex = stored.md5_hex.clone();
+            handler_stored(state, &job, handler_id, handler, stored, true).await
+        }
         Err(e) => Err(storage_failure(handler_id, e)),
     };
     if let Err(e) = &result {
         tracing::info!(recording = %job.doc_id, reason = %e.reason, "early delivery did not complete; the worker delivers from the spool");
     }
-    if ends.outcome.send(result.is_ok()).is_ok() {
+    let report = result.is_ok().then(|| job.md5_hex.clone());
+    if ends.outcome.send(report).is_ok() {
         if result.is_ok() {
             tracing::info!(recording = %job.doc_id, account = %job.account_id, bytes = job.bytes, "recording delivered (early)");
         }
