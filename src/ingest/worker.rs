@@ -119,6 +119,9 @@ async fn prepare(state: &AppState, job: &mut Job) -> Result<Ready, String> {
         ensure_document(state, job)
             .await
             .map_err(|e| format!("recording document not written: {e}"))?;
+        if undo_if_account_gone(state, &account, &job.db).await {
+            return Ok(Ready::Drop("recording of a deleted account"));
+        }
     }
     // taken in while CouchDB was unreachable: the storage plan decides now
     if job.destination.get("kind").and_then(|k| k.as_str()) == Some("pending") {
@@ -176,4 +179,22 @@ async fn record_error(state: &AppState, job: &Job, e: &DeliveryError) {
     if let Err(err) = state.couch.save(&db, &mut doc).await {
         tracing::error!(error = %err, "could not record the delivery failure");
     }
+    undo_if_account_gone(state, &account, &db).await;
+}
+
+/// After writing into a monthly database: if the account was deleted meanwhile (its
+/// database is gone), the write may have re-created the month's database behind the
+/// deletion; remove it again. True when the account is gone.
+async fn undo_if_account_gone(
+    state: &AppState,
+    account: &crate::domain::ids::AccountId,
+    db: &str,
+) -> bool {
+    if state.couch.db_exists(&account.db()).await.unwrap_or(true) {
+        return false;
+    }
+    if let Err(e) = state.couch.delete_db(db).await {
+        tracing::warn!(db = %db, error = %e, "could not remove a database re-created for a deleted account");
+    }
+    true
 }

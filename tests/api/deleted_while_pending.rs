@@ -222,8 +222,9 @@ async fn deleting_an_account_removes_every_monthly_database_for_good() {
     let before = listed_dbs(&acct).await;
     assert!(before.len() >= 4, "account db and three MODBs: {before:?}");
     // Delete between two attempts (the second failure is recorded, the next attempt is 4 s
-    // away): an attempt that is recording its failure while the account is deleted can
-    // still re-create the month's database (a race this test does not cover).
+    // away), so the check below sees the end state at once. (An attempt recording its
+    // failure while the account goes removes the month's database it may have re-created;
+    // that race is not timed here.)
     for _ in 0..300 {
         if jobs_for(&app, &pending)
             .await
