@@ -25,6 +25,21 @@ async fn s3_account(app: &TestApp, url: &str) -> (String, String, aws_sdk_s3::Cl
     (acct, bucket, s3)
 }
 
+/// The app with its spool folder, and an account whose recordings go to a fresh bucket on
+/// `S3_URL` (None outside CI when no S3 server is configured).
+async fn s3_app() -> Option<(TestApp, String, String, String, aws_sdk_s3::Client)> {
+    let Ok(url) = std::env::var("S3_URL") else {
+        assert!(std::env::var("CI").is_err(), "S3_URL must be set in CI");
+        return None;
+    };
+    let mut cfg = settings();
+    cfg.allow_local_urls = true;
+    let spool_dir = cfg.spool_dir.clone();
+    let app = spawn_with(cfg).await;
+    let (acct, bucket, s3) = s3_account(&app, &url).await;
+    Some((app, spool_dir, acct, bucket, s3))
+}
+
 async fn objects(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
     let out = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
     out.contents()
@@ -44,15 +59,9 @@ fn ingest_request(app: &TestApp, acct: &str, call_id: &str) -> reqwest::RequestB
 
 #[tokio::test]
 async fn a_client_cut_off_mid_upload_leaves_no_object_and_no_document() {
-    let Ok(url) = std::env::var("S3_URL") else {
-        assert!(std::env::var("CI").is_err(), "S3_URL must be set in CI");
+    let Some((app, spool_dir, acct, bucket, s3)) = s3_app().await else {
         return;
     };
-    let mut cfg = settings();
-    cfg.allow_local_urls = true;
-    let spool_dir = cfg.spool_dir.clone();
-    let app = spawn_with(cfg).await;
-    let (acct, bucket, s3) = s3_account(&app, &url).await;
     // 12 MiB sent (more than one 8 MiB S3 part), then the client fails
     let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = (0..12)
         .map(|_| Ok(bytes::Bytes::from(vec![7u8; 1 << 20])))
@@ -92,15 +101,9 @@ async fn a_client_cut_off_mid_upload_leaves_no_object_and_no_document() {
 
 #[tokio::test]
 async fn a_completed_upload_is_stored_once_and_leaves_the_spool() {
-    let Ok(url) = std::env::var("S3_URL") else {
-        assert!(std::env::var("CI").is_err(), "S3_URL must be set in CI");
+    let Some((app, spool_dir, acct, bucket, s3)) = s3_app().await else {
         return;
     };
-    let mut cfg = settings();
-    cfg.allow_local_urls = true;
-    let spool_dir = cfg.spool_dir.clone();
-    let app = spawn_with(cfg).await;
-    let (acct, bucket, s3) = s3_account(&app, &url).await;
     let audio = kazoo_rec::testdata::fake_mp3(17 * 1024 * 1024);
     let r = ingest_request(&app, &acct, "whole")
         .body(audio.clone())
@@ -153,15 +156,9 @@ fn spool_files(dir: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_failed_early_delivery_is_spooled_and_delivered_by_the_worker() {
-    let Ok(url) = std::env::var("S3_URL") else {
-        assert!(std::env::var("CI").is_err(), "S3_URL must be set in CI");
+    let Some((app, spool_dir, acct, bucket, s3)) = s3_app().await else {
         return;
     };
-    let mut cfg = settings();
-    cfg.allow_local_urls = true;
-    let spool_dir = cfg.spool_dir.clone();
-    let app = spawn_with(cfg).await;
-    let (acct, bucket, s3) = s3_account(&app, &url).await;
     // the bucket disappears: the tee's upload fails
     s3.delete_bucket().bucket(&bucket).send().await.unwrap();
     let audio = kazoo_rec::testdata::fake_mp3(9 * 1024 * 1024);
