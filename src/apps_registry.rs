@@ -28,7 +28,7 @@ pub async fn master_apps(couch: &Couch, master: &AccountId) -> CouchResult<Vec<V
             "apps_store",
             "crossbar_listing",
             &opts,
-            &crate::couch::views::account_db_docs(),
+            crate::couch::views::account_db_docs(),
         )
         .await?;
     Ok(rows.into_iter().filter_map(|r| r.doc).collect())

@@ -177,7 +177,7 @@ async fn bootstrap(state: &AppState) -> anyhow::Result<Option<FirstStart>> {
         couch.create_db(db).await?;
     }
     couch
-        .ensure_design_docs(ACCOUNTS_DB, &crate::couch::views::accounts_db_docs())
+        .ensure_design_docs(ACCOUNTS_DB, crate::couch::views::accounts_db_docs())
         .await?;
 
     let cfg_doc = couch.get(SYSTEM_CONFIG_DB, "accounts").await?;

@@ -162,7 +162,7 @@ pub async fn generate(couch: &Couch, opts: &GenOptions) -> anyhow::Result<Vec<St
         let db = opts.account.modb(*y, *m);
         couch.create_db(&db).await?;
         couch
-            .ensure_design_docs(&db, &crate::couch::views::modb_docs())
+            .ensure_design_docs(&db, crate::couch::views::modb_docs())
             .await?;
         let start = month_start_unix(*y, *m);
         let end = if i == 0 {
@@ -214,7 +214,7 @@ pub async fn generate_at(
         let db = account.modb(y, m);
         couch.create_db(&db).await?;
         couch
-            .ensure_design_docs(&db, &crate::couch::views::modb_docs())
+            .ensure_design_docs(&db, crate::couch::views::modb_docs())
             .await?;
         let mut doc = recording_doc(
             account,

@@ -259,7 +259,7 @@ pub async fn create_account_dbs(
         state.couch.create_db(&id.db()).await?;
         state
             .couch
-            .ensure_design_docs(&id.db(), &crate::couch::views::account_db_docs())
+            .ensure_design_docs(&id.db(), crate::couch::views::account_db_docs())
             .await?;
         state.couch.save(&id.db(), &mut doc).await?;
         let mut copy = doc.clone();
@@ -271,7 +271,7 @@ pub async fn create_account_dbs(
         state.couch.create_db(&id.modb(y, m)).await?;
         state
             .couch
-            .ensure_design_docs(&id.modb(y, m), &crate::couch::views::modb_docs())
+            .ensure_design_docs(&id.modb(y, m), crate::couch::views::modb_docs())
             .await?;
         Ok(doc)
     }

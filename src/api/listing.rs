@@ -83,7 +83,11 @@ pub async fn load_items(
             limit,
             ..Default::default()
         };
-        let rows = ctx.state.couch.view(q.db, q.design, q.view, &opts).await?;
+        // a database KAZOO made, or one re-created without views, gets ours on first use
+        let views = crate::couch::views::docs_for_db(q.db);
+        let rows = (ctx.state.couch)
+            .view_adding(q.db, q.design, q.view, &opts, views)
+            .await?;
         let full_batch = limit.is_some_and(|l| rows.len() as u64 >= l);
         let mut progressed = false;
         let mut last_key: Option<Value> = None;

@@ -51,7 +51,7 @@ async fn roster(ctx: &Ctx, queue: &str) -> ApiResult<Vec<String>> {
             "queues",
             "agents_listing",
             &opts,
-            &crate::couch::views::account_db_docs(),
+            crate::couch::views::account_db_docs(),
         )
         .await?;
     Ok(rows.into_iter().filter_map(|r| r.id).collect())

@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod pvt;
+mod setup;
 pub mod views;
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -63,6 +64,8 @@ pub struct Couch {
     auth: Option<(String, Option<String>)>,
     /// Crossbar's document cache (off unless [`Couch::with_doc_cache`]).
     cache: Option<std::sync::Arc<cache::DocCache>>,
+    /// Databases this process set up (created, views in place) a moment ago.
+    ready: std::sync::Arc<setup::Ready>,
 }
 
 pub fn encode_db_name(name: &str) -> String {
@@ -158,6 +161,7 @@ impl Couch {
             base,
             auth,
             cache: None,
+            ready: Default::default(),
         })
     }
 
@@ -285,6 +289,7 @@ impl Couch {
         if let Some(c) = &self.cache {
             c.invalidate_db(name);
         }
+        self.ready.forget(name);
         let resp = self
             .json_request(reqwest::Method::DELETE, &self.db_url(name))
             .send()
@@ -332,6 +337,9 @@ impl Couch {
         let result: CouchResult<Value> = json_response(resp).await;
         // after the write too: a read that raced it must not be kept
         self.changed(db, Some(&id));
+        if matches!(result, Err(CouchError::NotFound)) {
+            self.ready.forget(db); // deleted by someone else
+        }
         let rev = result?["rev"].as_str().map(str::to_string);
         if let (Some(rev), Some(o)) = (rev, doc.as_object_mut()) {
             o.insert("_rev".into(), Value::String(rev));
@@ -446,7 +454,8 @@ impl Couch {
         docs: &[Value],
     ) -> CouchResult<Vec<Row>> {
         match self.view(db, design, view, opts).await {
-            Err(CouchError::NotFound) => {
+            // (a missing database stays missing: pouchdb-server would create it on a write)
+            Err(CouchError::NotFound) if !docs.is_empty() && self.db_exists(db).await? => {
                 self.ensure_design_docs(db, docs).await?;
                 self.view(db, design, view, opts).await
             }
@@ -518,54 +527,6 @@ impl Couch {
             .rows
             .iter()
             .any(|r| r.value.get("deleted").and_then(Value::as_bool) == Some(true)))
-    }
-
-    /// Create or update design documents so they match `docs` (by `_id`); unchanged ones
-    /// are left alone, so this is cheap to call on every start. A design document KAZOO
-    /// wrote (one without our `kazoo_rec` marker) is never replaced, only given the views
-    /// it lacks: KAZOO and this service share databases, and KAZOO's views are the
-    /// reference ours follow.
-    pub async fn ensure_design_docs(&self, db: &str, docs: &[Value]) -> CouchResult<()> {
-        for wanted in docs {
-            let Some(id) = wanted.get("_id").and_then(Value::as_str) else {
-                continue;
-            };
-            let mut doc = wanted.clone();
-            doc["kazoo_rec"] = Value::Bool(true);
-            if let Some(existing) = self.get(db, id).await? {
-                let ours = existing.get("kazoo_rec").is_some();
-                if ours && existing.get("views") == wanted.get("views") {
-                    continue;
-                }
-                if !ours {
-                    let mut merged = existing.clone();
-                    let (Some(have), Some(want)) = (
-                        merged.get_mut("views").and_then(Value::as_object_mut),
-                        wanted.get("views").and_then(Value::as_object),
-                    ) else {
-                        continue;
-                    };
-                    let missing: Vec<_> = want
-                        .iter()
-                        .filter(|(k, _)| !have.contains_key(*k))
-                        .collect();
-                    if missing.is_empty() {
-                        continue;
-                    }
-                    for (k, v) in missing {
-                        have.insert(k.clone(), v.clone());
-                    }
-                    doc = merged;
-                } else if let (Some(rev), Some(obj)) = (existing.get("_rev"), doc.as_object_mut()) {
-                    obj.insert("_rev".into(), rev.clone());
-                }
-            }
-            match self.save(db, &mut doc).await {
-                Ok(()) | Err(CouchError::Conflict) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
     }
 
     /// Is the server answering at all (used by readiness checks and start-up waits)?

@@ -4,6 +4,7 @@
 
 use include_dir::{include_dir, Dir};
 use serde_json::Value;
+use std::sync::LazyLock;
 
 static VIEWS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/couchdb-views");
 
@@ -25,21 +26,59 @@ pub fn design_docs(folder: &str) -> Vec<Value> {
         .collect()
 }
 
-pub fn account_db_docs() -> Vec<Value> {
-    design_docs("account")
+static ACCOUNT: LazyLock<Vec<Value>> = LazyLock::new(|| design_docs("account"));
+static ACCOUNTS: LazyLock<Vec<Value>> = LazyLock::new(|| design_docs("accounts"));
+static MODB: LazyLock<Vec<Value>> = LazyLock::new(|| design_docs("modb"));
+
+pub fn account_db_docs() -> &'static [Value] {
+    &ACCOUNT
 }
 
-pub fn accounts_db_docs() -> Vec<Value> {
-    design_docs("accounts")
+pub fn accounts_db_docs() -> &'static [Value] {
+    &ACCOUNTS
 }
 
-pub fn modb_docs() -> Vec<Value> {
-    design_docs("modb")
+pub fn modb_docs() -> &'static [Value] {
+    &MODB
+}
+
+/// Our design documents for a database of its kind, by KAZOO's naming: a month's database
+/// (`account/ab/cd/…-YYYYMM`), an account's database, or none (system databases are set up
+/// at start).
+pub fn docs_for_db(db: &str) -> &'static [Value] {
+    if !db.starts_with("account/") {
+        return &[];
+    }
+    let month = db.len() > 7
+        && db.as_bytes()[db.len() - 7] == b'-'
+        && db[db.len() - 6..].bytes().all(|b| b.is_ascii_digit());
+    if month {
+        modb_docs()
+    } else {
+        account_db_docs()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_gets_the_views_of_its_kind() {
+        let ids = |docs: &[Value]| -> Vec<String> {
+            docs.iter()
+                .map(|d| d["_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let acct = "account/ab/cd/ef0123456789abcdef0123456789";
+        assert_eq!(
+            ids(docs_for_db(&format!("{acct}-202611"))),
+            ids(modb_docs())
+        );
+        assert_eq!(ids(docs_for_db(acct)), ids(account_db_docs()));
+        assert!(docs_for_db("accounts").is_empty());
+        assert!(docs_for_db("system_config").is_empty());
+    }
 
     #[test]
     fn every_view_file_parses_and_has_an_id() {

@@ -69,12 +69,8 @@ async fn store(state: &AppState, raw_account: &str, body: &[u8]) -> Result<(u16,
             Some(account.modb(month[..4].parse().ok()?, month[4..].parse().ok()?))
         })
         .ok_or_else(ApiError::unspecified_fault)?;
-    state.couch.create_db(&db).await?;
-    state
-        .couch
-        .ensure_design_docs(&db, &crate::couch::views::modb_docs())
-        .await?;
-    match state.couch.save(&db, &mut doc).await {
+    let views = crate::couch::views::modb_docs();
+    match state.couch.save_in(&db, views, &mut doc).await {
         Ok(()) => Ok((201, json!({"id": id, "stored": true}))),
         // The first write wins (`cdr_channel_destroy:save_cdr` treats a conflict as done).
         Err(crate::couch::CouchError::Conflict) => Ok((200, json!({"id": id, "stored": false}))),

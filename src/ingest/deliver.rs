@@ -60,13 +60,9 @@ pub async fn ensure_document(state: &AppState, job: &Job) -> Result<(), crate::c
     let Some(doc) = &job.doc else {
         return Ok(());
     };
-    state.couch.create_db(&job.db).await?;
-    state
-        .couch
-        .ensure_design_docs(&job.db, &crate::couch::views::modb_docs())
-        .await?;
     let mut doc = doc.clone();
-    match state.couch.save(&job.db, &mut doc).await {
+    let views = crate::couch::views::modb_docs();
+    match state.couch.save_in(&job.db, views, &mut doc).await {
         Ok(()) | Err(crate::couch::CouchError::Conflict) => Ok(()),
         Err(e) => Err(e),
     }
@@ -444,39 +440,36 @@ pub(super) fn storage_failure(handler_id: &str, e: StorageError) -> DeliveryErro
 }
 
 /// Point the recording document at the external object (`pvt_attachments` stub, as KAZOO's
-/// `external_attachment/5` does), retrying on revision conflicts. A missing document is
-/// written from the job when `create` (early delivery, before anything was acknowledged);
-/// otherwise it was deleted and stays so.
+/// `external_attachment/5` does), retrying on revision conflicts. When `create` (early
+/// delivery, before anything was acknowledged) the document is written from the job, with
+/// the stub, in one go; otherwise a missing document was deleted and stays so.
 async fn record_stub(
     state: &AppState,
     job: &Job,
     handler: Value,
     create: bool,
 ) -> Result<(), String> {
+    let stub = json!({"content_type": job.content_type, "length": job.bytes, "stub": false, "handler": handler});
+    if let (true, Some(doc)) = (create, &job.doc) {
+        let mut doc = doc.clone();
+        doc["pvt_attachments"][&job.attachment] = stub.clone();
+        let views = crate::couch::views::modb_docs();
+        match state.couch.save_in(&job.db, views, &mut doc).await {
+            Ok(()) => return Ok(()),
+            Err(crate::couch::CouchError::Conflict) => {} // written meanwhile: update it
+            Err(e) => return Err(e.to_string()),
+        }
+    }
     for _ in 0..5 {
         let found = state
             .couch
             .get(&job.db, &job.doc_id)
             .await
             .map_err(|e| e.to_string())?;
-        let mut doc = match (found, &job.doc) {
-            (Some(doc), _) => doc,
-            (None, Some(doc)) if create => {
-                state
-                    .couch
-                    .create_db(&job.db)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                state
-                    .couch
-                    .ensure_design_docs(&job.db, &crate::couch::views::modb_docs())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                doc.clone()
-            }
-            (None, _) => return Err("recording document missing".into()),
+        let Some(mut doc) = found else {
+            return Err("recording document missing".into());
         };
-        doc["pvt_attachments"][&job.attachment] = json!({"content_type": job.content_type, "length": job.bytes, "stub": false, "handler": handler});
+        doc["pvt_attachments"][&job.attachment] = stub.clone();
         match state.couch.save(&job.db, &mut doc).await {
             Ok(()) => return Ok(()),
             Err(crate::couch::CouchError::Conflict) => continue,

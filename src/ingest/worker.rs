@@ -171,12 +171,8 @@ async fn record_error(state: &AppState, job: &Job, e: &DeliveryError) {
     if !state.couch.db_exists(&account.db()).await.unwrap_or(false) {
         return;
     }
-    let _ = state.couch.create_db(&db).await;
-    let _ = state
-        .couch
-        .ensure_design_docs(&db, &crate::couch::views::modb_docs())
-        .await;
-    if let Err(err) = state.couch.save(&db, &mut doc).await {
+    let views = crate::couch::views::modb_docs();
+    if let Err(err) = state.couch.save_in(&db, views, &mut doc).await {
         tracing::error!(error = %err, "could not record the delivery failure");
     }
     undo_if_account_gone(state, &account, &db).await;

@@ -354,3 +354,37 @@ async fn ftps_destination_receives_the_same_bytes() {
     .unwrap();
     assert_eq!(landed, audio, "checksum equal");
 }
+
+#[tokio::test]
+async fn a_month_database_deleted_by_someone_else_is_set_up_again() {
+    // The service remembers a month's database as set up for a while (to save round trips
+    // on every write); another client (KAZOO) deletes it meanwhile. The next recording must
+    // still be stored, listed through the views, and the views must be back.
+    let app = spawn_app().await;
+    let (acct, _, admin) = app.account_with_admin(None).await;
+    let (status, body) = ingest(&app, &acct, meta("call-a"), b"first".to_vec()).await;
+    assert_eq!(status, 201, "{body}");
+    let first = body["data"]["id"].as_str().unwrap().to_string();
+    wait_delivered(&app, &acct, &first, false).await;
+    let account = AccountId::parse(&acct).unwrap();
+    let db = account.modb(first[..4].parse().unwrap(), first[4..6].parse().unwrap());
+    let outside = kazoo_rec::couch::Couch::connect(&couch_url()).unwrap();
+    outside.delete_db(&db).await.unwrap();
+
+    let (status, body) = ingest(&app, &acct, meta("call-b"), b"second".to_vec()).await;
+    assert_eq!(status, 201, "{body}");
+    let second = body["data"]["id"].as_str().unwrap().to_string();
+    wait_delivered(&app, &acct, &second, false).await;
+    let path = format!("/v2/accounts/{acct}/recordings");
+    let r = app.call(Method::GET, &path, Some(&admin), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let listed: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .collect();
+    assert_eq!(listed, [second.as_str()]);
+    let views = outside.get(&db, "_design/recordings").await.unwrap();
+    assert!(views.is_some(), "the month's views are back");
+}

@@ -26,7 +26,7 @@ async fn load_kazoo_account(app: &TestApp) -> Option<Vec<Value>> {
     app.couch().delete_db(&id.db()).await.unwrap();
     app.couch().create_db(&id.db()).await.unwrap();
     app.couch()
-        .ensure_design_docs(&id.db(), &kazoo_rec::couch::views::account_db_docs())
+        .ensure_design_docs(&id.db(), kazoo_rec::couch::views::account_db_docs())
         .await
         .unwrap();
     let mut docs = vec![];
