@@ -139,11 +139,10 @@ impl Spool {
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        use md5::Digest;
         let id = sanitize(id).ok_or_else(|| std::io::Error::other("bad spool id"))?;
         let tmp = self.dir.join(format!("{id}.audio.tmp"));
-        let mut file = tokio::fs::File::create(&tmp).await?;
-        let mut hasher = md5::Md5::new();
+        let file = tokio::fs::File::create(&tmp).await?.into_std().await;
+        let mut file = super::batch_write::BatchWriter::new(file, tee.is_none());
         let mut total = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -155,24 +154,16 @@ impl Spool {
                     "recording larger than the configured maximum",
                 ));
             }
-            match tee.as_deref_mut() {
-                Some(t) => t.send(&chunk).await,
-                None => hasher.update(&chunk),
+            if let Some(t) = tee.as_deref_mut() {
+                t.send(&chunk).await;
             }
-            file.write_all(&chunk).await?;
+            file.write(chunk).await?;
         }
-        file.flush().await?;
-        let md5 = match tee {
-            Some(t) => {
-                t.finish();
-                None
-            }
-            None => {
-                file.sync_all().await?;
-                Some(hex::encode(hasher.finalize()))
-            }
-        };
-        drop(file);
+        // with a tee: neither fsynced nor hashed here (see above)
+        let md5 = file.finish(tee.is_none()).await?;
+        if let Some(t) = tee {
+            t.finish();
+        }
         tokio::fs::rename(&tmp, self.audio_path(id)).await?;
         Ok((total, md5))
     }
