@@ -36,7 +36,7 @@ pub const STALL: Duration = Duration::from_secs(5);
 /// How long the answer waits, after the last byte, for the handler to complete.
 pub const SETTLE: Duration = Duration::from_secs(30);
 /// Chunks buffered between the spool writer and the handler.
-const QUEUE: usize = 64;
+const QUEUE: usize = 16;
 
 static PERMITS: Semaphore = Semaphore::const_new(MAX_TEES);
 

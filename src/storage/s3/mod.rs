@@ -29,12 +29,19 @@ use futures_util::stream;
 use serde_json::{json, Map, Value};
 
 use self::errors::map_sdk_error;
-use self::upload::{content_md5, unquote, PartReader};
+use self::upload::{unquote, PartReader};
 use super::path::{s3_default_fields, PathContext, PathFormat};
 use super::{ByteStream, ObjectMeta, StorageError, Stored, CONNECT_TIMEOUT};
 
-/// Part size for multipart uploads, and the largest body sent as one `PutObject`.
-pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Part size for multipart uploads (S3's smallest), and the largest body sent as one
+/// `PutObject`. Small parts keep memory low (a few parts are in memory at once) and start the
+/// first upload early; a body too large for [`MAX_PARTS`] of them, by its known length, gets
+/// larger parts. (Of unknown length, the limit is 48.8 GiB; the ingest's default is 4 GB.)
+pub const PART_SIZE: usize = 5 * 1024 * 1024;
+/// S3's limit on the parts of one upload.
+pub const MAX_PARTS: u64 = 10_000;
+/// Parts uploaded at once (besides the one being read).
+pub const PARTS_IN_FLIGHT: usize = 2;
 /// Per-attempt limit for normal operations unless `upload_timeout` says otherwise.
 const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Per-attempt limit inside the settings probe (which has 20 s in all).
@@ -337,9 +344,9 @@ impl S3Settings {
                 .bucket(&self.bucket)
                 .key(&key)
                 .content_type(&meta.content_type)
-                .content_length(first.len() as i64)
-                .content_md5(content_md5(&first))
-                .body(SdkByteStream::from(first))
+                .content_length(first.data.len() as i64)
+                .content_md5(first.md5)
+                .body(SdkByteStream::from(first.data))
                 .send()
                 .await
                 .map_err(map_sdk_error)?;

@@ -1,7 +1,9 @@
 //! Unit tests for S3 settings parsing, addressing defaults, keys and Debug redaction.
 
 use super::*;
+use base64::Engine as _;
 use futures_util::StreamExt;
+use md5::Digest as _;
 use serde_json::json;
 
 fn parse(v: Value) -> Result<S3Settings, StorageError> {
@@ -126,29 +128,50 @@ async fn parts_are_read_one_at_a_time() {
     use std::sync::atomic::Ordering;
     const MIB: usize = 1024 * 1024;
     let chunk = 300_000; // does not divide the part size: chunks get split across parts
-    let (body, pulled) = counted(20 * MIB, chunk);
+    let (body, pulled) = counted(22 * MIB, chunk);
     let mut r = PartReader::new(body, None);
     let mut sizes = Vec::new();
     loop {
         let part = r.next_part().await.unwrap();
-        assert!(part.len() <= PART_SIZE);
+        assert!(part.data.len() <= PART_SIZE);
+        // each part's Content-MD5 is of exactly its bytes, though chunks were split
+        let want = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&part.data));
+        assert_eq!(part.md5, want);
         // Never more than one part (plus the chunk being split) pulled ahead of the upload.
         let uploaded: usize = sizes.iter().sum();
         assert!(pulled.load(Ordering::SeqCst) <= uploaded + PART_SIZE + chunk);
-        sizes.push(part.len());
+        sizes.push(part.data.len());
         if r.eof {
             break;
         }
     }
-    assert_eq!(sizes, [8 * MIB, 8 * MIB, 4 * MIB]);
+    assert_eq!(sizes, [5 * MIB, 5 * MIB, 5 * MIB, 5 * MIB, 2 * MIB]);
     let (bytes, _) = r.digests.finish();
-    assert_eq!(bytes, 20 * MIB as u64);
+    assert_eq!(bytes, 22 * MIB as u64);
 
     // A body that ends exactly on a part boundary yields a final empty part.
     let (body, _) = counted(2 * PART_SIZE, MIB);
     let mut r = PartReader::new(body, Some(2 * PART_SIZE as u64));
-    assert_eq!(r.next_part().await.unwrap().len(), PART_SIZE);
-    assert_eq!(r.next_part().await.unwrap().len(), PART_SIZE);
+    assert_eq!(r.next_part().await.unwrap().data.len(), PART_SIZE);
+    assert_eq!(r.next_part().await.unwrap().data.len(), PART_SIZE);
     assert!(!r.eof);
-    assert!(r.next_part().await.unwrap().is_empty() && r.eof);
+    assert!(r.next_part().await.unwrap().data.is_empty() && r.eof);
+}
+
+#[test]
+fn a_body_too_large_for_ten_thousand_parts_gets_larger_parts() {
+    const MIB: u64 = 1 << 20;
+    let size =
+        |len: Option<u64>| PartReader::new(Box::pin(futures_util::stream::empty()), len).part_size;
+    assert_eq!(size(None), PART_SIZE);
+    assert_eq!(size(Some(4_000_000_000)), PART_SIZE);
+    assert_eq!(size(Some(MAX_PARTS * PART_SIZE as u64)), PART_SIZE);
+    // one byte more: the next whole MiB
+    assert_eq!(
+        size(Some(MAX_PARTS * PART_SIZE as u64 + 1)),
+        PART_SIZE + MIB as usize
+    );
+    let big = 100 * 1024 * MIB; // 100 GiB
+    let part = size(Some(big)) as u64;
+    assert!(part * MAX_PARTS >= big && part.is_multiple_of(MIB));
 }

@@ -1,5 +1,6 @@
-//! S3 uploads: one `PutObject` for a body that fits in a part, else a multipart upload in
-//! 8 MiB parts read one at a time, guarded so that a failed or cancelled upload is aborted.
+//! S3 uploads: one `PutObject` for a body that fits in a part, else a multipart upload of
+//! 5 MiB parts, [`PARTS_IN_FLIGHT`] uploading while the next is read, guarded so that a
+//! failed or cancelled upload is aborted.
 
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -10,7 +11,7 @@ use futures_util::StreamExt;
 use md5::{Digest, Md5};
 
 use super::errors::{backend_msg, map_sdk_error};
-use super::{S3Settings, PART_SIZE};
+use super::{S3Settings, MAX_PARTS, PARTS_IN_FLIGHT, PART_SIZE};
 use crate::storage::body::Digests;
 use crate::storage::{ByteStream, ObjectMeta, StorageError};
 
@@ -21,7 +22,7 @@ impl S3Settings {
         client: &Client,
         key: &str,
         meta: &ObjectMeta,
-        first: Bytes,
+        first: Part,
         parts: &mut PartReader,
     ) -> Result<Option<String>, StorageError> {
         let created = client
@@ -43,44 +44,38 @@ impl S3Settings {
             upload_id: Some(upload_id.clone()),
         };
         let result = async {
+            // Up to PARTS_IN_FLIGHT parts upload at once (their own tasks, aborted with the
+            // set if this upload is dropped) while the next one is read.
+            let mut running = tokio::task::JoinSet::new();
             let mut done = Vec::new();
             let mut part = first;
+            let mut number = 0;
             loop {
-                let number = done.len() as i32 + 1;
-                let upload = client
-                    .upload_part()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .upload_id(&upload_id)
-                    .part_number(number)
-                    .content_length(part.len() as i64)
-                    .content_md5(content_md5(&part))
-                    .body(SdkByteStream::from(part))
-                    .send();
-                // read the next part while this one uploads (two parts in memory at most)
-                let (out, next) = if parts.eof {
-                    (upload.await, None)
-                } else {
-                    let (out, next) = tokio::join!(upload, parts.next_part());
-                    (out, Some(next))
-                };
-                let out = out.map_err(map_sdk_error)?;
-                done.push(
-                    CompletedPart::builder()
-                        .set_e_tag(out.e_tag().map(str::to_string))
-                        .part_number(number)
-                        .build(),
-                );
-                match next {
-                    None => break,
-                    Some(next) => {
-                        part = next?;
-                        if part.is_empty() {
-                            break; // the body ended exactly on a part boundary
-                        }
-                    }
+                number += 1;
+                running.spawn(upload_part(
+                    client.clone(),
+                    self.bucket.clone(),
+                    key.to_string(),
+                    upload_id.clone(),
+                    number,
+                    part,
+                ));
+                if parts.eof {
+                    break;
                 }
+                let next = parts.next_part().await?;
+                while running.len() >= PARTS_IN_FLIGHT {
+                    done.push(joined(running.join_next().await)?);
+                }
+                if next.data.is_empty() {
+                    break; // the body ended exactly on a part boundary
+                }
+                part = next;
             }
+            while let Some(r) = running.join_next().await {
+                done.push(joined(Some(r))?);
+            }
+            done.sort_by_key(|p| p.part_number());
             let upload = CompletedMultipartUpload::builder()
                 .set_parts(Some(done))
                 .build();
@@ -109,33 +104,88 @@ impl S3Settings {
     }
 }
 
-/// Reads a body in parts of at most [`PART_SIZE`], hashing everything it reads.
+/// Upload one part; its completion record.
+async fn upload_part(
+    client: Client,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    number: i32,
+    part: Part,
+) -> Result<CompletedPart, StorageError> {
+    let out = client
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(number)
+        .content_length(part.data.len() as i64)
+        .content_md5(part.md5)
+        .body(SdkByteStream::from(part.data))
+        .send()
+        .await
+        .map_err(map_sdk_error)?;
+    Ok(CompletedPart::builder()
+        .set_e_tag(out.e_tag().map(str::to_string))
+        .part_number(number)
+        .build())
+}
+
+/// The outcome of a part upload task.
+fn joined(
+    r: Option<Result<Result<CompletedPart, StorageError>, tokio::task::JoinError>>,
+) -> Result<CompletedPart, StorageError> {
+    match r {
+        Some(Ok(out)) => out,
+        Some(Err(e)) => Err(StorageError::Io(format!("part upload task: {e}"))),
+        None => Err(StorageError::Io("part upload task missing".into())),
+    }
+}
+
+/// One part of a body, with its `Content-MD5` (base64).
+pub(super) struct Part {
+    pub(super) data: Bytes,
+    pub(super) md5: String,
+}
+
+/// Reads a body in parts of `part_size` (the last one smaller), hashing everything it reads: the whole
+/// body's MD5 (the recording's) and each part's (its `Content-MD5`), both as the chunks
+/// arrive, so a part's upload starts without first reading the part through again.
 pub(super) struct PartReader {
     body: ByteStream,
     pending: Option<Bytes>,
     pub(super) digests: Digests,
     pub(super) eof: bool,
     hint: Option<u64>,
+    pub(super) part_size: usize,
 }
 
 impl PartReader {
     pub(super) fn new(body: ByteStream, hint: Option<u64>) -> Self {
+        let part_size = hint.map_or(PART_SIZE, |h| {
+            // whole MiB, so that every part but the last has the same size
+            let need = h.div_ceil(MAX_PARTS).div_ceil(1 << 20) << 20;
+            PART_SIZE.max(usize::try_from(need).unwrap_or(usize::MAX))
+        });
         PartReader {
             body,
             pending: None,
             digests: Digests::default(),
             eof: false,
             hint,
+            part_size,
         }
     }
 
     /// The next part: full unless the body ended (then `eof` is set).
-    pub(super) async fn next_part(&mut self) -> Result<Bytes, StorageError> {
+    pub(super) async fn next_part(&mut self) -> Result<Part, StorageError> {
+        let size = self.part_size;
         let cap = self
             .hint
-            .map_or(256 * 1024, |h| h.min(PART_SIZE as u64) as usize);
+            .map_or(256 * 1024, |h| h.min(size as u64) as usize);
         let mut buf = BytesMut::with_capacity(cap);
-        while buf.len() < PART_SIZE {
+        let mut md5 = Md5::new();
+        while buf.len() < size {
             let mut chunk = match self.pending.take() {
                 Some(c) => c,
                 None => match self.body.next().await {
@@ -150,19 +200,23 @@ impl PartReader {
                     }
                 },
             };
-            let room = PART_SIZE - buf.len();
+            let room = size - buf.len();
             if chunk.len() > room {
                 self.pending = Some(chunk.split_off(room));
             }
             if buf.capacity() - buf.len() < chunk.len() {
                 // Grow straight to one part rather than by doubling: memory stays at one part.
-                let mut bigger = BytesMut::with_capacity(PART_SIZE);
+                let mut bigger = BytesMut::with_capacity(size);
                 bigger.extend_from_slice(&buf);
                 buf = bigger;
             }
+            md5.update(&chunk);
             buf.extend_from_slice(&chunk);
         }
-        Ok(buf.freeze())
+        Ok(Part {
+            data: buf.freeze(),
+            md5: base64::engine::general_purpose::STANDARD.encode(md5.finalize()),
+        })
     }
 }
 
@@ -215,11 +269,6 @@ async fn abort_upload(client: Client, bucket: String, key: String, upload_id: St
             tracing::warn!(%bucket, %key, error = %e, "could not abort multipart upload")
         }
     }
-}
-
-/// `Content-MD5` for a part: the backend rejects a part that arrived damaged.
-pub(super) fn content_md5(data: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(Md5::digest(data))
 }
 
 /// ETags come quoted; KAZOO stores them without the quotes.
