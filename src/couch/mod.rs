@@ -295,6 +295,8 @@ impl Couch {
             .send()
             .await
             .map_err(|e| CouchError::Unreachable(e.to_string()))?;
+        // again: a set-up that ran while the DELETE was on its way must not be trusted
+        self.ready.forget(name);
         match resp.status().as_u16() {
             200..=202 | 404 => Ok(()),
             s => Err(CouchError::Other {

@@ -183,7 +183,8 @@ pub async fn start(
     let job_id = job.id.clone();
     let meta = ObjectMeta {
         content_type: job.content_type.clone(),
-        length,
+        // the sender's word; a length the ingest would refuse anyway is no size hint
+        length: length.filter(|l| *l <= state.cfg.max_recording_bytes),
     };
     tokio::spawn(async move {
         let _permit = permit;

@@ -172,7 +172,15 @@ async fn record_error(state: &AppState, job: &Job, e: &DeliveryError) {
         return;
     }
     let views = crate::couch::views::modb_docs();
-    if let Err(err) = state.couch.save_in(&db, views, &mut doc).await {
+    let saved = match state.couch.save_in(&db, views, &mut doc).await {
+        // views that could not be set up do not stop the failure being recorded
+        Err(e) if !matches!(e, crate::couch::CouchError::Conflict) => {
+            tracing::warn!(db = %db, error = %e, "could not set up the month's database");
+            state.couch.save(&db, &mut doc).await
+        }
+        other => other,
+    };
+    if let Err(err) = saved {
         tracing::error!(error = %err, "could not record the delivery failure");
     }
     undo_if_account_gone(state, &account, &db).await;

@@ -40,6 +40,8 @@ use super::{ByteStream, ObjectMeta, StorageError, Stored, CONNECT_TIMEOUT};
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
 /// S3's limit on the parts of one upload.
 pub const MAX_PARTS: u64 = 10_000;
+/// S3's largest part.
+pub const MAX_PART_SIZE: usize = 5 << 30;
 /// Parts uploaded at once (besides the one being read).
 pub const PARTS_IN_FLIGHT: usize = 2;
 /// Per-attempt limit for normal operations unless `upload_timeout` says otherwise.

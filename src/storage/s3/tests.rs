@@ -174,4 +174,18 @@ fn a_body_too_large_for_ten_thousand_parts_gets_larger_parts() {
     let big = 100 * 1024 * MIB; // 100 GiB
     let part = size(Some(big)) as u64;
     assert!(part * MAX_PARTS >= big && part.is_multiple_of(MIB));
+    // a length no upload can have: S3's largest part, not an impossible one
+    assert_eq!(size(Some(u64::MAX)), MAX_PART_SIZE);
+}
+
+#[tokio::test]
+async fn a_false_length_does_not_reserve_memory() {
+    // The sender claims 2^64-1 bytes and sends 6 MiB: the buffer follows what arrived
+    // (reserving a part sized from the claim would abort the process).
+    const MIB: usize = 1024 * 1024;
+    let (body, _) = counted(6 * MIB, MIB);
+    let mut r = PartReader::new(body, Some(u64::MAX));
+    let part = r.next_part().await.unwrap();
+    assert!(r.eof);
+    assert_eq!(part.data.len(), 6 * MIB);
 }

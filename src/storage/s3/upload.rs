@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use md5::{Digest, Md5};
 
 use super::errors::{backend_msg, map_sdk_error};
-use super::{S3Settings, MAX_PARTS, PARTS_IN_FLIGHT, PART_SIZE};
+use super::{S3Settings, MAX_PARTS, MAX_PART_SIZE, PARTS_IN_FLIGHT, PART_SIZE};
 use crate::storage::body::Digests;
 use crate::storage::{ByteStream, ObjectMeta, StorageError};
 
@@ -43,10 +43,10 @@ impl S3Settings {
             key: key.to_string(),
             upload_id: Some(upload_id.clone()),
         };
+        // Up to PARTS_IN_FLIGHT parts upload at once (their own tasks, aborted with the set
+        // if this upload is dropped) while the next one is read.
+        let mut running = tokio::task::JoinSet::new();
         let result = async {
-            // Up to PARTS_IN_FLIGHT parts upload at once (their own tasks, aborted with the
-            // set if this upload is dropped) while the next one is read.
-            let mut running = tokio::task::JoinSet::new();
             let mut done = Vec::new();
             let mut part = first;
             let mut number = 0;
@@ -97,6 +97,8 @@ impl S3Settings {
                 Ok(etag)
             }
             Err(e) => {
+                // parts still uploading could land after the abort and be kept (and billed)
+                running.shutdown().await;
                 guard.abort().await;
                 Err(e)
             }
@@ -165,7 +167,8 @@ impl PartReader {
         let part_size = hint.map_or(PART_SIZE, |h| {
             // whole MiB, so that every part but the last has the same size
             let need = h.div_ceil(MAX_PARTS).div_ceil(1 << 20) << 20;
-            PART_SIZE.max(usize::try_from(need).unwrap_or(usize::MAX))
+            let need = usize::try_from(need).unwrap_or(usize::MAX);
+            need.clamp(PART_SIZE, MAX_PART_SIZE)
         });
         PartReader {
             body,
@@ -180,9 +183,10 @@ impl PartReader {
     /// The next part: full unless the body ended (then `eof` is set).
     pub(super) async fn next_part(&mut self) -> Result<Part, StorageError> {
         let size = self.part_size;
+        // (the hint is the sender's word: memory follows the bytes that actually arrive)
         let cap = self
             .hint
-            .map_or(256 * 1024, |h| h.min(size as u64) as usize);
+            .map_or(256 * 1024, |h| h.min(PART_SIZE as u64) as usize);
         let mut buf = BytesMut::with_capacity(cap);
         let mut md5 = Md5::new();
         while buf.len() < size {
@@ -205,8 +209,10 @@ impl PartReader {
                 self.pending = Some(chunk.split_off(room));
             }
             if buf.capacity() - buf.len() < chunk.len() {
-                // Grow straight to one part rather than by doubling: memory stays at one part.
-                let mut bigger = BytesMut::with_capacity(size);
+                // Grow straight to a 5 MiB part rather than by doubling (memory stays at one
+                // part); a larger part grows by doubling, as its bytes arrive.
+                let want = (buf.len() + chunk.len()).max(buf.capacity() * 2);
+                let mut bigger = BytesMut::with_capacity(want.clamp(PART_SIZE, size));
                 bigger.extend_from_slice(&buf);
                 buf = bigger;
             }
