@@ -514,21 +514,31 @@ impl Couch {
     /// Whether the document was deleted (CouchDB keeps a tombstone; a document that never
     /// existed, or whose database does not, is not "deleted").
     pub async fn doc_deleted(&self, db: &str, id: &str) -> CouchResult<bool> {
-        let url = format!("{}/_all_docs", self.db_url(db));
-        let resp = self
-            .json_request(reqwest::Method::POST, &url)
-            .json(&serde_json::json!({"keys": [id]}))
-            .send()
-            .await;
-        let result: ViewResult = match json_response(resp).await {
-            Ok(r) => r,
-            Err(CouchError::NotFound) => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        Ok(result
-            .rows
+        let rows = self.all_docs_by_keys(db, &[id], false).await?;
+        Ok(rows
             .iter()
             .any(|r| r.value.get("deleted").and_then(Value::as_bool) == Some(true)))
+    }
+
+    /// `_all_docs` rows for these ids (one per id: deleted ones carry `value.deleted`, missing
+    /// ones no `id`); none when the database does not exist.
+    async fn all_docs_by_keys(
+        &self,
+        db: &str,
+        ids: &[&str],
+        include_docs: bool,
+    ) -> CouchResult<Vec<ViewRow>> {
+        let url = format!("{}/_all_docs?include_docs={include_docs}", self.db_url(db));
+        let resp = self
+            .json_request(reqwest::Method::POST, &url)
+            .json(&serde_json::json!({ "keys": ids }))
+            .send()
+            .await;
+        match json_response::<ViewResult>(resp).await {
+            Ok(r) => Ok(r.rows),
+            Err(CouchError::NotFound) => Ok(vec![]),
+            Err(e) => Err(e),
+        }
     }
 
     /// Is the server answering at all (used by readiness checks and start-up waits)?

@@ -10,8 +10,8 @@
 //! covers what a 404 cannot show: a database deleted and re-created by someone else, without
 //! our views (a listing that finds a view missing also adds it, [`Couch::view_adding`]).
 
-use super::{json_response, Couch, CouchError, CouchResult, ViewResult};
-use serde_json::{json, Value};
+use super::{Couch, CouchError, CouchResult};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -123,19 +123,8 @@ impl Couch {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let url = format!("{}/_all_docs?include_docs=true", self.db_url(db));
-        let resp = self
-            .json_request(reqwest::Method::POST, &url)
-            .json(&json!({ "keys": ids }))
-            .send()
-            .await;
-        let result: ViewResult = match json_response(resp).await {
-            Ok(r) => r,
-            Err(CouchError::NotFound) => return Ok(HashMap::new()),
-            Err(e) => return Err(e),
-        };
-        Ok(result
-            .rows
+        let rows = self.all_docs_by_keys(db, ids, true).await?;
+        Ok(rows
             .into_iter()
             .filter_map(|r| Some((r.id?, r.doc?)))
             .collect())
@@ -175,6 +164,7 @@ fn design_doc_update(existing: Option<Value>, wanted: &Value) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_database_set_up_is_ready_for_a_while() {
