@@ -74,6 +74,8 @@ pub struct AppState {
     /// `<account>/<user>` → priv_level, so an authorization check is not a database read
     /// per request (same TTL and invalidation as accounts).
     priv_levels: RwLock<HashMap<String, (Instant, String)>>,
+    /// Storage handlers already built, so recordings to one destination share a client.
+    handlers: crate::storage::HandlerCache,
 }
 
 impl AppState {
@@ -107,7 +109,17 @@ impl AppState {
             master_account_id: RwLock::new(None),
             accounts: RwLock::new(HashMap::new()),
             priv_levels: RwLock::new(HashMap::new()),
+            handlers: Default::default(),
         }
+    }
+
+    /// The storage handler for an `attachments.<id>` entry of a storage plan (see
+    /// [`crate::storage::HandlerCache`]).
+    pub fn handler(
+        &self,
+        entry: &Value,
+    ) -> Result<crate::storage::Handler, crate::storage::StorageError> {
+        self.handlers.get(entry)
     }
 
     /// Load an account (cached); None when there is no such account or it was deleted.

@@ -10,7 +10,7 @@
 use super::error::{ApiError, ApiResult};
 use super::request::Ctx;
 use crate::couch::{AttachmentStream, SYSTEM_DATA_DB};
-use crate::storage::{Handler, StorageError};
+use crate::storage::StorageError;
 use serde_json::{json, Value};
 
 /// `(total length, served range, body)` of an externally stored attachment.
@@ -44,7 +44,7 @@ pub async fn fetch(
             ),
             data: json!({}),
         })?;
-    let h = Handler::from_attachment(entry).map_err(storage_error)?;
+    let h = ctx.state.handler(entry).map_err(storage_error)?;
     let location = ours.get("location").cloned().unwrap_or(Value::Null);
     let (meta, body) = h.get(&location, range).await.map_err(storage_error)?;
     let served = range.and_then(|(s, e)| {

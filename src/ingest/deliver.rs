@@ -354,7 +354,7 @@ pub(super) async fn job_handler(
             reason: format!("storage handler {handler_id} is not configured for the account"),
             ..e.clone()
         })?;
-    let handler = Handler::from_attachment(entry).map_err(|x| DeliveryError {
+    let handler = state.handler(entry).map_err(|x| DeliveryError {
         reason: x.to_string(),
         ..e.clone()
     })?;

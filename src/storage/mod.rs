@@ -102,6 +102,32 @@ pub enum Handler {
     },
 }
 
+/// Handlers by their `attachments.<id>` entry as stored, settings included: the recordings
+/// sent to one destination share one client and its open connections (an S3 client per
+/// recording meant new connections, and with TLS a new handshake, for every upload). A
+/// changed setting is a different entry, so a new client.
+#[derive(Default)]
+pub struct HandlerCache(parking_lot::Mutex<std::collections::HashMap<String, Handler>>);
+
+/// Distinct entries kept; past that the cache starts again (an entry is only a client to
+/// build again).
+const HANDLERS_KEPT: usize = 256;
+
+impl HandlerCache {
+    pub fn get(&self, entry: &Value) -> Result<Handler, StorageError> {
+        let key = entry.to_string();
+        if let Some(h) = self.0.lock().get(&key) {
+            return Ok(h.clone());
+        }
+        let h = Handler::from_attachment(entry)?;
+        let mut kept = self.0.lock();
+        if kept.len() >= HANDLERS_KEPT {
+            kept.clear();
+        }
+        Ok(kept.entry(key).or_insert(h).clone())
+    }
+}
+
 /// Handler kinds KAZOO's `storage.attachments` schema accepts besides `s3` and `http`.
 const OTHER_KINDS: [&str; 5] = [
     "azure",
@@ -301,6 +327,31 @@ pub(crate) fn is_forbidden_host(host: &url::Host<&str>) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn one_client_per_destination() {
+        let cache = HandlerCache::default();
+        let entry = |bucket: &str| json!({"handler": "s3", "name": "n", "settings": {"bucket": bucket, "key": "k", "secret": "s"}});
+        let s3 = |h: Handler| match h {
+            Handler::S3(s) => s,
+            other => panic!("{other:?}"),
+        };
+        let a = s3(cache.get(&entry("a")).unwrap());
+        assert!(a.shares_client(&s3(cache.get(&entry("a")).unwrap())));
+        // a changed setting is another destination
+        let b = s3(cache.get(&entry("b")).unwrap());
+        assert!(!a.shares_client(&b));
+        // a bad entry is refused, not kept
+        assert!(cache
+            .get(&json!({"handler": "s3", "settings": {}}))
+            .is_err());
+        // bounded: past the limit it starts again
+        for i in 0..HANDLERS_KEPT {
+            cache.get(&entry(&format!("x{i}"))).unwrap();
+        }
+        assert!(cache.0.lock().len() <= HANDLERS_KEPT);
+        assert!(!a.shares_client(&s3(cache.get(&entry("a")).unwrap())));
+    }
 
     #[tokio::test]
     async fn other_kinds_parse_but_are_unsupported() {

@@ -300,6 +300,12 @@ impl S3Settings {
         Client::from_conf(b.build())
     }
 
+    /// Whether `other` uses the same client (built once for both).
+    #[cfg(test)]
+    pub(crate) fn shares_client(&self, other: &S3Settings) -> bool {
+        Arc::ptr_eq(&self.client, &other.client)
+    }
+
     fn client(&self) -> &Client {
         self.client.get_or_init(|| {
             self.build_client(self.upload_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT), 3)
