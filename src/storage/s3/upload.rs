@@ -9,6 +9,8 @@ use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 use super::errors::{backend_msg, map_sdk_error};
 use super::{S3Settings, MAX_PARTS, MAX_PART_SIZE, PARTS_IN_FLIGHT, PART_SIZE};
@@ -53,6 +55,7 @@ impl S3Settings {
             loop {
                 number += 1;
                 running.spawn(upload_part(
+                    parts.spare.clone(),
                     client.clone(),
                     self.bucket.clone(),
                     key.to_string(),
@@ -106,8 +109,9 @@ impl S3Settings {
     }
 }
 
-/// Upload one part; its completion record.
+/// Upload one part; its completion record. Its buffer goes back to `spare` afterwards.
 async fn upload_part(
+    spare: Spare,
     client: Client,
     bucket: String,
     key: String,
@@ -123,10 +127,11 @@ async fn upload_part(
         .part_number(number)
         .content_length(part.data.len() as i64)
         .content_md5(part.md5)
-        .body(SdkByteStream::from(part.data))
+        .body(SdkByteStream::from(part.data.clone()))
         .send()
-        .await
-        .map_err(map_sdk_error)?;
+        .await;
+    spare.give(part.data);
+    let out = out.map_err(map_sdk_error)?;
     Ok(CompletedPart::builder()
         .set_e_tag(out.e_tag().map(str::to_string))
         .part_number(number)
@@ -150,6 +155,31 @@ pub(super) struct Part {
     pub(super) md5: String,
 }
 
+/// Buffers of parts already uploaded, for the next parts of the same body: a 200 MiB body
+/// goes through three 5 MiB buffers instead of forty. Fresh buffers cost page faults, and
+/// freed ones scattered over the allocator's per-thread arenas made peak RSS jump by up to
+/// 20 MiB between identical runs.
+#[derive(Clone, Default)]
+pub(super) struct Spare(Arc<Mutex<Vec<BytesMut>>>);
+
+impl Spare {
+    fn take(&self) -> Option<BytesMut> {
+        self.0.lock().pop()
+    }
+
+    /// Keep `data`'s buffer for reuse, unless someone still holds it (then it is freed when
+    /// they let go) or enough are kept already.
+    pub(super) fn give(&self, data: Bytes) {
+        if let Ok(mut buf) = data.try_into_mut() {
+            let mut kept = self.0.lock();
+            if kept.len() <= PARTS_IN_FLIGHT {
+                buf.clear();
+                kept.push(buf);
+            }
+        }
+    }
+}
+
 /// Reads a body in parts of `part_size` (the last one smaller), hashing everything it reads: the whole
 /// body's MD5 (the recording's) and each part's (its `Content-MD5`), both as the chunks
 /// arrive, so a part's upload starts without first reading the part through again.
@@ -160,6 +190,7 @@ pub(super) struct PartReader {
     pub(super) eof: bool,
     hint: Option<u64>,
     pub(super) part_size: usize,
+    pub(super) spare: Spare,
 }
 
 impl PartReader {
@@ -177,6 +208,7 @@ impl PartReader {
             eof: false,
             hint,
             part_size,
+            spare: Spare::default(),
         }
     }
 
@@ -187,7 +219,10 @@ impl PartReader {
         let cap = self
             .hint
             .map_or(256 * 1024, |h| h.min(PART_SIZE as u64) as usize);
-        let mut buf = BytesMut::with_capacity(cap);
+        let mut buf = self
+            .spare
+            .take()
+            .unwrap_or_else(|| BytesMut::with_capacity(cap));
         let mut md5 = Md5::new();
         while buf.len() < size {
             let mut chunk = match self.pending.take() {
