@@ -367,8 +367,14 @@ async fn ingest_inner(
     }
 
     if delivered {
-        // durable at its destination, document written: the spool copy goes unread
-        let _ = state.spool.done(&job.id).await;
+        // durable at its destination, document written: the spool copy goes unread. Freeing
+        // its pages takes a while for a large recording (about 30 ms per 200 MiB), so the
+        // answer does not wait for it; a crash first leaves an orphan the next start sweeps.
+        let state = state.clone().into_inner();
+        let id = job.id.clone();
+        tokio::spawn(async move {
+            let _ = state.spool.done(&id).await;
+        });
     } else {
         // 5. the delivery job, carrying the document: from here on the recording cannot be
         // lost, and the document cannot be left without its audio job.
