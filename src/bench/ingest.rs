@@ -3,6 +3,7 @@
 //! service's peak RSS per size; then many concurrent ingests: all stored once, checksums equal.
 //! Targets: ≥ 0.9× the raw throughput; peak RSS ≤ 64 MiB whatever the size.
 
+use super::cpu::Cpu;
 use super::{ratio_line, BenchOpts, Service};
 use crate::storage::{Handler, ObjectMeta, PathContext};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
@@ -51,9 +52,12 @@ async fn md5_of(size: u64, seed: u64) -> String {
 }
 
 /// Ask the kernel to write dirty pages out now (`sync`), so that a transfer is not slowed by
-/// the write-back of the one before it. Best effort: without `sync`, nothing is flushed.
+/// the write-back of the one before it, then give the disk a moment: on a virtual machine the
+/// host may still be writing when `sync` returns, and whichever side ran after the other's
+/// upload was measured up to 10% slower. Best effort: without `sync`, nothing is flushed.
 fn flush_dirty_pages() {
     let _ = std::process::Command::new("sync").status();
+    std::thread::sleep(Duration::from_secs(2));
 }
 
 fn s3_client(opts: &BenchOpts, url: &str) -> aws_sdk_s3::Client {
@@ -157,6 +161,8 @@ pub async fn run(opts: &BenchOpts, svc: &Service) -> anyhow::Result<()> {
     let couch = crate::couch::Couch::connect(&opts.couchdb_url)?;
     let raw = Handler::from_attachment(&json!({"handler": "s3", "settings": settings}))?;
 
+    // the bench script's S3 server, when it runs here (its CPU is part of either side's cost)
+    let s3_pid = super::cpu::pid_named("s3s-fs");
     if opts.wants("ingest") {
         println!("\ningest: one recording, full pipeline (streamed to S3 while spooled, answered once durable) vs the S3 client");
         let mut n = 0u64;
@@ -182,20 +188,35 @@ pub async fn run(opts: &BenchOpts, svc: &Service) -> anyhow::Result<()> {
                 // and the order alternates by round.
                 let raw_side = || async {
                     flush_dirty_pages();
-                    let t = Instant::now();
+                    let (t, cpu) = (Instant::now(), Cpu::now(svc.pid(), s3_pid));
                     raw.put(&ctx, meta.clone(), Box::pin(body(size, n))).await?;
-                    anyhow::Ok(t.elapsed().as_secs_f64())
+                    anyhow::Ok((
+                        t.elapsed().as_secs_f64(),
+                        Cpu::now(svc.pid(), s3_pid).since(&cpu),
+                    ))
                 };
                 let ours_side = || async {
                     flush_dirty_pages();
-                    let t = Instant::now();
+                    let (t, cpu) = (Instant::now(), Cpu::now(svc.pid(), s3_pid));
                     let answer = ingest(svc, &acct, &format!("bench-big-{n}"), size, n).await?;
                     let acked = t.elapsed().as_secs_f64();
                     let id = answer["id"].as_str().unwrap_or_default().to_string();
+                    // Stored as it streamed: the answer came once the object and its document
+                    // were written, so the clock stops there (the check below is ours, not
+                    // the service's work). Spooled: it runs until the worker has delivered.
+                    let stored_early = answer["delivered"] == json!(true);
+                    let spent = Cpu::now(svc.pid(), s3_pid).since(&cpu);
                     delivered(svc, &couch, &account, &id).await?;
-                    anyhow::Ok((answer, acked, t.elapsed().as_secs_f64()))
+                    let (end, spent) = match stored_early {
+                        true => (acked, spent),
+                        false => (
+                            t.elapsed().as_secs_f64(),
+                            Cpu::now(svc.pid(), s3_pid).since(&cpu),
+                        ),
+                    };
+                    anyhow::Ok((answer, acked, end, spent))
                 };
-                let (raw_s, (answer, acked, ours_s)) = if round % 2 == 0 {
+                let ((raw_s, raw_cpu), (answer, acked, ours_s, our_cpu)) = if round % 2 == 0 {
                     let r = raw_side().await?;
                     (r, ours_side().await?)
                 } else {
@@ -210,6 +231,9 @@ pub async fn run(opts: &BenchOpts, svc: &Service) -> anyhow::Result<()> {
                 };
                 println!("  {mib:>5} MiB: S3 client {:>6.1} MiB/s; service {:>6.1} MiB/s end to end (acknowledged after {acked:.1} s, {how}); checksum {}; peak RSS so far {:.1} MiB",
                     *mib as f64 / raw_s, *mib as f64 / ours_s, if md5_ok { "equal" } else { "DIFFERENT" }, svc.peak_rss_mib());
+                let ms = |s: f64| s * 1000.0 / *mib as f64;
+                println!("         CPU ms per MiB: S3 client {:.1} + S3 server {:.1} (machine {:.1}); load generator {:.1} + service {:.1} + S3 server {:.1} (machine {:.1})",
+                    ms(raw_cpu[0]), ms(raw_cpu[2]), ms(raw_cpu[3]), ms(our_cpu[0]), ms(our_cpu[1]), ms(our_cpu[2]), ms(our_cpu[3]));
                 raws.push(raw_s);
                 ours.push(ours_s);
             }

@@ -7,6 +7,7 @@
 //! can be read from `/proc`.
 
 mod api_get;
+mod cpu;
 mod decision;
 mod ingest;
 mod listing;

@@ -75,6 +75,10 @@ impl Service {
         bail!("the service did not start")
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Peak resident memory of the service so far (VmHWM), MiB.
     pub fn peak_rss_mib(&self) -> f64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
