@@ -76,9 +76,15 @@ pub struct AppState {
     priv_levels: RwLock<HashMap<String, (Instant, String)>>,
     /// Storage handlers already built, so recordings to one destination share a client.
     handlers: crate::storage::HandlerCache,
+    /// The runtime the service was started on (multi-threaded). Requests are handled on
+    /// actix-web's workers, each a single thread: CPU-heavy work a request starts (an early
+    /// delivery hashing and signing S3 parts) is spawned here, so it runs beside the
+    /// request's receive loop instead of taking turns with it on one thread.
+    pub background: tokio::runtime::Handle,
 }
 
 impl AppState {
+    /// Must be called on the runtime meant for background work (see `background`).
     pub fn new(
         cfg: Settings,
         couch: Couch,
@@ -110,11 +116,14 @@ impl AppState {
             accounts: RwLock::new(HashMap::new()),
             priv_levels: RwLock::new(HashMap::new()),
             handlers: Default::default(),
+            background: tokio::runtime::Handle::current(),
         }
     }
 
     /// The storage handler for an `attachments.<id>` entry of a storage plan (see
-    /// [`crate::storage::HandlerCache`]).
+    /// [`crate::storage::HandlerCache`]), for uploads run on `background`: a shared client's
+    /// connections are driven by the runtime that opened them, so one used from an actix-web
+    /// worker would tie every other upload to that worker's thread.
     pub fn handler(
         &self,
         entry: &Value,

@@ -10,7 +10,7 @@
 use super::error::{ApiError, ApiResult};
 use super::request::Ctx;
 use crate::couch::{AttachmentStream, SYSTEM_DATA_DB};
-use crate::storage::StorageError;
+use crate::storage::{Handler, StorageError};
 use serde_json::{json, Value};
 
 /// `(total length, served range, body)` of an externally stored attachment.
@@ -44,7 +44,9 @@ pub async fn fetch(
             ),
             data: json!({}),
         })?;
-    let h = ctx.state.handler(entry).map_err(storage_error)?;
+    // a client of its own: the shared ones run their connections on the background runtime,
+    // and this runs on an actix-web worker
+    let h = Handler::from_attachment(entry).map_err(storage_error)?;
     let location = ours.get("location").cloned().unwrap_or(Value::Null);
     let (meta, body) = h.get(&location, range).await.map_err(storage_error)?;
     let served = range.and_then(|(s, e)| {

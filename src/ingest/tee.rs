@@ -5,8 +5,9 @@
 //! The media server's answer still waits until the recording is durable somewhere:
 //! - the handler holds the object with the checksum we computed and the recording document
 //!   (written now, already pointing at the object) is in CouchDB: the answer says
-//!   `delivered`, and the spool's copy, never fsynced, is dropped, so on one disk the
-//!   recording is written once, not twice;
+//!   `delivered`, and the spool's copy, never fsynced nor read, is dropped (it was written
+//!   around the page cache, so it did not crowd the cache or make the kernel write back
+//!   other files' pages while the upload ran);
 //! - anything else (the handler slower than the client for [`STALL`], a failed upload, a
 //!   checksum mismatch, CouchDB unreachable, no result within [`SETTLE`]): the spool copy
 //!   is fsynced and the job committed, as without a tee, and the delivery worker uploads it
@@ -186,7 +187,10 @@ pub async fn start(
         // the sender's word; a length the ingest would refuse anyway is no size hint
         length: length.filter(|l| *l <= state.cfg.max_recording_bytes),
     };
-    tokio::spawn(async move {
+    // on the multi-threaded runtime: hashing and signing the parts must not take turns
+    // with this request's receive loop on its actix worker thread
+    let background = state.background.clone();
+    background.spawn(async move {
         let _permit = permit;
         let put = handler
             .put(&ctx, meta, receiver_stream(rx, abandoned))
