@@ -125,9 +125,10 @@ impl Spool {
 
     /// [`Spool::write_audio`], handing each chunk to `tee` as well (early delivery). With a
     /// tee the file is neither fsynced nor hashed (the handler hashes the same bytes, and
-    /// MD5 is most of the CPU an ingest costs): when the tee delivers, the copy is dropped
-    /// unread (and mostly never reaches the disk); otherwise [`Spool::seal_audio`] hashes it
-    /// and makes it durable before the job is committed. The MD5 is None with a tee.
+    /// MD5 is most of the CPU an ingest costs), and it is written around the page cache
+    /// (`O_DIRECT`, see `batch_write`): when the tee delivers, the copy is dropped unread;
+    /// otherwise [`Spool::seal_audio`] hashes it and makes it durable before the job is
+    /// committed. The MD5 is None with a tee.
     pub async fn write_audio_tee<S, E>(
         &self,
         id: &str,
@@ -141,8 +142,21 @@ impl Spool {
     {
         let id = sanitize(id).ok_or_else(|| std::io::Error::other("bad spool id"))?;
         let tmp = self.dir.join(format!("{id}.audio.tmp"));
-        let file = tokio::fs::File::create(&tmp).await?.into_std().await;
-        let mut file = super::batch_write::BatchWriter::new(file, tee.is_none());
+        let mut file = match tee {
+            // a copy kept in case the early delivery fails: around the page cache
+            Some(_) => {
+                let path = tmp.clone();
+                tokio::task::spawn_blocking(move || {
+                    super::batch_write::BatchWriter::direct(&path, false)
+                })
+                .await
+                .map_err(std::io::Error::other)??
+            }
+            None => {
+                let file = tokio::fs::File::create(&tmp).await?.into_std().await;
+                super::batch_write::BatchWriter::new(file, true)
+            }
+        };
         let mut total = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -168,9 +182,9 @@ impl Spool {
         Ok((total, md5))
     }
 
-    /// Audio written with a tee that did not deliver it: its MD5, read back (from the page
-    /// cache, as a rule), and the file made durable (its folder entry is made durable by
-    /// [`Spool::commit`]).
+    /// Audio written with a tee that did not deliver it: its MD5, read back (from the disk:
+    /// it was written around the page cache), and the file made durable (its folder entry
+    /// is made durable by [`Spool::commit`]).
     pub async fn seal_audio(&self, id: &str) -> std::io::Result<String> {
         use md5::Digest;
         use tokio::io::AsyncReadExt;
