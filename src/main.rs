@@ -383,9 +383,6 @@ fn parse_var(raw: &str) -> Result<(String, String), String> {
 fn main() -> anyhow::Result<()> {
     kazoo_rec::telemetry::init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     let command = match cli.command {
         Some(c) => c,
         // No subcommand means `serve` with settings from the environment.
@@ -393,6 +390,12 @@ fn main() -> anyhow::Result<()> {
             .command
             .unwrap_or_else(|| unreachable!()),
     };
+    if matches!(command, Command::Serve(_)) {
+        kazoo_rec::startup::map_large_buffers();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match command {
         Command::Serve(settings) => runtime.block_on(serve(*settings)),
         Command::GenRecordings(args) => runtime.block_on(gen_recordings(args)),
