@@ -55,9 +55,9 @@ async fn md5_of(size: u64, seed: u64) -> String {
 /// the write-back of the one before it, then give the disk a moment: on a virtual machine the
 /// host may still be writing when `sync` returns, and whichever side ran after the other's
 /// upload was measured up to 10% slower. Best effort: without `sync`, nothing is flushed.
-fn flush_dirty_pages() {
-    let _ = std::process::Command::new("sync").status();
-    std::thread::sleep(Duration::from_secs(2));
+async fn flush_dirty_pages() {
+    let _ = tokio::process::Command::new("sync").status().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
 }
 
 fn s3_client(opts: &BenchOpts, url: &str) -> aws_sdk_s3::Client {
@@ -187,7 +187,7 @@ pub async fn run(opts: &BenchOpts, svc: &Service) -> anyhow::Result<()> {
                 // writing back the previous upload would slow whichever side runs second),
                 // and the order alternates by round.
                 let raw_side = || async {
-                    flush_dirty_pages();
+                    flush_dirty_pages().await;
                     let (t, cpu) = (Instant::now(), Cpu::now(svc.pid(), s3_pid));
                     raw.put(&ctx, meta.clone(), Box::pin(body(size, n))).await?;
                     anyhow::Ok((
@@ -196,7 +196,7 @@ pub async fn run(opts: &BenchOpts, svc: &Service) -> anyhow::Result<()> {
                     ))
                 };
                 let ours_side = || async {
-                    flush_dirty_pages();
+                    flush_dirty_pages().await;
                     let (t, cpu) = (Instant::now(), Cpu::now(svc.pid(), s3_pid));
                     let answer = ingest(svc, &acct, &format!("bench-big-{n}"), size, n).await?;
                     let acked = t.elapsed().as_secs_f64();
