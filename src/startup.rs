@@ -261,8 +261,6 @@ async fn create_master(state: &AppState) -> anyhow::Result<(String, Option<Strin
     Ok((id.to_string(), generated))
 }
 
-/// Revoked tokens are kept in `token_auth` until they expire, so a restart (or another
-/// instance at start) still refuses them.
 /// Buffers of 1 MiB and more (S3 parts, the spool's aligned write buffer) are mapped and
 /// unmapped one by one, not carved from glibc's per-thread arenas. Otherwise a freed 5 MiB
 /// part stays in the arena of whichever thread freed it, and the service's peak RSS climbed
@@ -276,6 +274,8 @@ pub fn map_large_buffers() {
     }
 }
 
+/// Revoked tokens are kept in `token_auth` until they expire, so a restart (or another
+/// instance at start) still refuses them.
 pub async fn persist_revocation(
     state: &AppState,
     jti: &str,

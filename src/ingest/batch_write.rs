@@ -46,6 +46,9 @@ struct Direct {
     /// Bytes in the aligned region not written yet (fewer than a block between batches).
     filled: usize,
     written: u64,
+    /// A direct write failed (a file system that accepts `O_DIRECT` at open but not the
+    /// transfer, a short write): the rest goes through `tail`.
+    buffered: bool,
 }
 
 impl Direct {
@@ -65,7 +68,7 @@ impl Direct {
             .open(path)?;
         let tail = std::fs::OpenOptions::new().write(true).open(path)?;
         let buf = vec![0u8; BATCH + BLOCK];
-        let start = buf.as_ptr().align_offset(BLOCK);
+        let start = (BLOCK - buf.as_ptr() as usize % BLOCK) % BLOCK;
         Ok(Direct {
             file,
             tail,
@@ -73,6 +76,7 @@ impl Direct {
             start,
             filled: 0,
             written: 0,
+            buffered: false,
         })
     }
 
@@ -99,8 +103,14 @@ impl Direct {
         let whole = self.filled / BLOCK * BLOCK;
         if whole > 0 {
             let filled = self.filled;
-            let (start, file) = (self.start, &mut self.file);
-            file.write_all(&self.buf[start..start + whole])?;
+            let (start, written) = (self.start, self.written);
+            let blocks = &self.buf[start..start + whole];
+            if self.buffered || self.file.write_all(blocks).is_err() {
+                // from where the whole blocks end, so bytes a short write left are rewritten
+                use std::os::unix::fs::FileExt;
+                self.buffered = true;
+                self.tail.write_all_at(blocks, written)?;
+            }
             self.region().copy_within(whole..filled, 0);
             self.filled -= whole;
             self.written += whole as u64;
@@ -324,7 +334,6 @@ mod tests {
         for hash in [true, false] {
             let path = temp_path();
             let mut w = BatchWriter::direct(&path, hash).unwrap();
-            assert!(matches!(w.file, Some(Sink::Direct(_))) || !cfg!(target_os = "linux"));
             for c in &chunks {
                 w.write(c.clone()).await.unwrap();
             }
@@ -343,5 +352,23 @@ mod tests {
             assert_eq!(std::fs::read(&path).unwrap(), data);
             std::fs::remove_file(&path).unwrap();
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_refused_direct_write_goes_on_through_the_page_cache() {
+        // the direct descriptor cannot write (opened read-only here; in the field, a file
+        // system that takes O_DIRECT at open but refuses the transfer): nothing is lost
+        let path = temp_path();
+        let mut d = Direct::open(&path).unwrap_or_else(|e| panic!("open: {e}"));
+        d.file = std::fs::File::open(&path).unwrap();
+        let data: Vec<u8> = (0..3 * BATCH + 777).map(|i| (i % 251) as u8).collect();
+        d.write(&data[..BATCH + 5]).unwrap();
+        d.write(&data[BATCH + 5..]).unwrap();
+        d.write_blocks().unwrap();
+        d.write_tail().unwrap();
+        assert!(d.buffered);
+        assert!(std::fs::read(&path).unwrap() == data);
+        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -367,9 +367,10 @@ async fn ingest_inner(
     }
 
     if delivered {
-        // durable at its destination, document written: the spool copy goes unread. Freeing
-        // its pages takes a while for a large recording (about 30 ms per 200 MiB), so the
-        // answer does not wait for it; a crash first leaves an orphan the next start sweeps.
+        // durable at its destination, document written: the spool copy goes unread. Removing
+        // it is no part of the answer (freeing a large file's blocks, or its pages where it
+        // went through the page cache, takes a while); a crash first leaves an orphan the
+        // next start sweeps.
         let state = state.clone().into_inner();
         let id = job.id.clone();
         tokio::spawn(async move {
