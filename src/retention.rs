@@ -11,7 +11,7 @@
 use crate::couch::{Couch, ViewOpts, SYSTEM_DATA_DB};
 use crate::domain::ids::AccountId;
 use crate::domain::time;
-use crate::storage::Handler;
+use crate::storage::{Handler, HandlerCache};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -140,6 +140,7 @@ pub async fn run_account(
         return Ok(report);
     }
     let storage = couch.get(SYSTEM_DATA_DB, account.as_str()).await?;
+    let destinations = Destinations::new(storage.as_ref());
     // The youngest age decides which months can hold anything expired.
     let min_days = [policy.couch_days, policy.storage_days]
         .into_iter()
@@ -152,24 +153,40 @@ pub async fn run_account(
         .existing_modbs(account, newest, LOOKBACK_MONTHS)
         .await?
     {
-        sweep_month(
-            couch,
-            &db,
-            storage.as_ref(),
-            policy,
-            now,
-            cutoff,
-            &mut report,
-        )
-        .await?;
+        sweep_month(couch, &db, &destinations, policy, now, cutoff, &mut report).await?;
     }
     Ok(report)
+}
+
+/// The account's storage destinations (`attachments.<id>` of its storage document), each
+/// built once per run: one S3 client and its connections per destination, not one per
+/// deleted recording.
+struct Destinations<'a> {
+    storage: Option<&'a Value>,
+    built: HandlerCache,
+}
+
+impl<'a> Destinations<'a> {
+    fn new(storage: Option<&'a Value>) -> Self {
+        Destinations {
+            storage,
+            built: HandlerCache::default(),
+        }
+    }
+
+    fn handler(&self, handler_id: &str) -> Result<Handler, String> {
+        let entry = self
+            .storage
+            .and_then(|s| s.get("attachments")?.get(handler_id))
+            .ok_or_else(|| format!("storage handler {handler_id} is no longer configured"))?;
+        self.built.get(entry).map_err(|e| e.to_string())
+    }
 }
 
 async fn sweep_month(
     couch: &Couch,
     db: &str,
-    storage: Option<&Value>,
+    destinations: &Destinations<'_>,
     policy: &Policy,
     now: i64,
     cutoff: i64,
@@ -202,7 +219,7 @@ async fn sweep_month(
             start = row.key.clone();
             let Some(doc) = row.doc.clone() else { continue };
             report.examined += 1;
-            apply(couch, db, storage, policy, now, doc, report).await;
+            apply(couch, db, destinations, policy, now, doc, report).await;
         }
         if (n as u64) <= BATCH {
             return Ok(());
@@ -213,7 +230,7 @@ async fn sweep_month(
 async fn apply(
     couch: &Couch,
     db: &str,
-    storage: Option<&Value>,
+    destinations: &Destinations<'_>,
     policy: &Policy,
     now: i64,
     mut doc: Value,
@@ -255,11 +272,7 @@ async fn apply(
     }
     // The external object first: a document is never marked deleted while its audio stays.
     if let Some((handler_id, location)) = object {
-        let handler = storage
-            .and_then(|s| s.pointer(&format!("/attachments/{handler_id}")))
-            .ok_or_else(|| format!("storage handler {handler_id} is no longer configured"))
-            .and_then(|e| Handler::from_attachment(e).map_err(|e| e.to_string()));
-        let deleted = match handler {
+        let deleted = match destinations.handler(handler_id) {
             Ok(h) => h.delete(location).await.map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
@@ -363,6 +376,30 @@ mod tests {
             "storage kept forever"
         );
         assert!(Policy::default().is_off());
+    }
+
+    #[test]
+    fn a_run_builds_each_destination_once() {
+        let settings = json!({"bucket": "b", "key": "k", "secret": "s", "host": "127.0.0.1"});
+        let storage = json!({"attachments": {
+            "h1": {"handler": "s3", "settings": settings},
+            "h/2": {"handler": "s3", "settings": settings},
+            "bad": {"handler": "s3", "settings": {}},
+        }});
+        let d = Destinations::new(Some(&storage));
+        let s3 = |id: &str| match d.handler(id).unwrap() {
+            Handler::S3(s) => s,
+            other => panic!("{other:?}"),
+        };
+        assert!(s3("h1").shares_client(&s3("h1")));
+        // an id is a key, not a path
+        assert!(matches!(d.handler("h/2"), Ok(Handler::S3(_))));
+        assert!(d
+            .handler("gone")
+            .unwrap_err()
+            .contains("no longer configured"));
+        assert!(d.handler("bad").is_err());
+        assert!(Destinations::new(None).handler("h1").is_err());
     }
 
     #[test]
