@@ -471,7 +471,7 @@ async fn cdrs_from_the_media_server_shown_in_call_details() {
     let (acct, _, admin) = app.account_with_admin(None).await;
     let now = kazoo_rec::domain::time::now_gregorian();
     let interaction = format!("{}-5ca1ab1e", now - 60);
-    let leg = |call_id: &str, direction: &str, created_us: i64| {
+    let leg_of = |interaction: &str, call_id: &str, direction: &str, created_us: i64| {
         json!({"Call-ID": call_id, "Call-Direction": direction, "Timestamp": now, "Duration-Seconds": 40,
                "Billing-Seconds": 35, "Caller-ID-Number": "+14155550100", "Caller-ID-Name": "Alice",
                "Callee-ID-Number": "1001", "Request": "1001@r.example.com", "To": "1001@r.example.com",
@@ -479,6 +479,9 @@ async fn cdrs_from_the_media_server_shown_in_call_details() {
                "Channel-Created-Time": created_us,
                "Custom-Channel-Vars": {"Account-ID": acct, "Owner-ID": "u1", "Call-Interaction-ID": interaction,
                                        "Media-Recordings": ["202411-r1"]}})
+    };
+    let leg = |call_id: &str, direction: &str, created_us: i64| {
+        leg_of(&interaction, call_id, direction, created_us)
     };
     let a_id = format!("a-{}", uniq());
     let b_id = format!("b-{}", uniq());
@@ -590,4 +593,25 @@ async fn cdrs_from_the_media_server_shown_in_call_details() {
         a_id.as_str(),
         "the first leg stands for the call"
     );
+    // a later call: two rows, the newest first, its documents loaded in one request
+    let later = format!("{}-0ddba11", now - 30);
+    let c_id = format!("c-{}", uniq());
+    let (s, _) = post_cdr(&app, &acct, leg_of(&later, &c_id, "inbound", 3_000_000)).await;
+    assert_eq!(s, 201);
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v2/accounts/{acct}/cdrs/interaction"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let calls: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["call_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(calls, vec![c_id.as_str(), a_id.as_str()]);
 }
