@@ -77,10 +77,10 @@ fn enc_id(id: &str) -> String {
     utf8_percent_encode(id, NON_ALPHANUMERIC).to_string()
 }
 
-/// A view answer's rows (reduce rows have no id, `keys` misses have no value).
 /// Ids per `_all_docs` request in [`Couch::open_docs`] (bounded request and answer sizes).
 pub const OPEN_DOCS_BATCH: usize = 200;
 
+/// A view answer's rows (reduce rows have no id, `keys` misses have no value).
 #[derive(serde::Deserialize)]
 struct ViewResult {
     #[serde(default)]
