@@ -90,7 +90,9 @@ mod tests {
                 spent[1] >= 0.1,
                 "the same process as the service: {spent:?}"
             );
-            assert!(spent[3] >= 0.1, "the machine: {spent:?}");
+            // (the machine's counters in /proc/stat are sampled per CPU tick, not per task,
+            // so they can trail the process's own by a tick or two)
+            assert!(spent[3] >= 0.07, "the machine: {spent:?}");
         }
     }
 }
