@@ -181,27 +181,47 @@ pub async fn get_legs(ctx: Ctx) -> ApiResult<Reply> {
     ))
 }
 
-/// `GET /v2/accounts/{A}/cdrs/interaction`: one normalised row per call (its first leg).
+/// `GET /v2/accounts/{A}/cdrs/interaction`: one normalised row per call (its first leg),
+/// paged like crossbar's other modb listings (`page_size`, `start_key`/`next_start_key`;
+/// KAZOO's `interaction_listing` grouped at level 2, without filters).
 pub async fn list_interactions(ctx: Ctx) -> ApiResult<Reply> {
     let account = ctx.account()?.id.clone();
+    let params = listing::page_params(&ctx)?;
     let offset = utc_offset(&ctx)?;
     let reseller = caller_is_reseller(&ctx);
     let (from, to) = time_range(&ctx.query, time::now_gregorian())?;
-    let ascending = ctx.query("ascending") == Some("true");
     let mut months = months_between(from, to);
-    if !ascending {
+    let (lo, hi) = (json!([from]), json!([to, {}]));
+    let (first, end) = if params.descending {
         months.reverse();
-    }
+        (hi, lo)
+    } else {
+        (lo, hi)
+    };
+    // As in crossbar_view, the client's start key applies to every month. A key handed out
+    // is a group's `[time, key]`; the rows under it are `[time, key, leg time]`, which sort
+    // after it, so going down they are only reached from `[time, key, {}]`.
+    let start = match params.start_key.clone() {
+        Some(Value::Array(mut k)) if params.descending && k.len() == 2 => {
+            k.push(json!({}));
+            Value::Array(k)
+        }
+        Some(k) => k,
+        None => first,
+    };
     let mut items = vec![];
+    let mut rows_taken = 0;
+    let mut next = None;
     for (y, mo) in months {
         let db = account.modb(y, mo);
-        let (lo, hi) = (json!([from]), json!([to, {}]));
         let opts = ViewOpts {
-            start_key: Some(if ascending { lo.clone() } else { hi.clone() }),
-            end_key: Some(if ascending { hi } else { lo }),
-            descending: !ascending,
+            start_key: Some(start.clone()),
+            end_key: Some(end.clone()),
+            descending: params.descending,
             reduce: Some(true),
             group_level: Some(2),
+            // one more than the page needs: its key is the next page's start
+            limit: params.page_size.map(|p| (p - rows_taken) as u64 + 1),
             ..Default::default()
         };
         let rows = match ctx
@@ -214,15 +234,26 @@ pub async fn list_interactions(ctx: Ctx) -> ApiResult<Reply> {
             Err(crate::couch::CouchError::NotFound) => continue,
             Err(e) => return Err(e.into()),
         };
-        // each call's first leg, all loaded at once (KAZOO's `open_docs`), in view order
-        let ids: Vec<&str> = rows
+        let mut ids = vec![];
+        for r in rows {
+            if params.page_size == Some(rows_taken) {
+                next = Some(r.key);
+                break;
+            }
+            rows_taken += 1;
+            if let Some(id) = r.value.get("id").and_then(Value::as_str) {
+                ids.push(id.to_string());
+            }
+        }
+        // each call's first leg, loaded together (KAZOO's `open_docs`), in view order
+        let ids: Vec<&str> = ids
             .iter()
-            .filter_map(|r| r.value.get("id").and_then(Value::as_str))
+            .map(String::as_str)
             .filter(|id| crate::domain::ids::is_acceptable_doc_id(id))
             .collect();
         let docs = match ctx.state.couch.open_docs(&db, &ids).await {
             Ok(docs) => docs,
-            Err(crate::couch::CouchError::NotFound) => continue,
+            Err(crate::couch::CouchError::NotFound) => vec![],
             Err(e) => return Err(e.into()),
         };
         items.extend(
@@ -230,13 +261,14 @@ pub async fn list_interactions(ctx: Ctx) -> ApiResult<Reply> {
                 .filter(|d| is_live_cdr(d))
                 .map(|d| crate::cdr::normalize_row(d, reseller, offset)),
         );
+        if next.is_some() {
+            break;
+        }
     }
-    let n = items.len();
-    Ok(Reply::list(
-        items,
-        Some(Paging {
-            page_size: n,
-            ..Default::default()
-        }),
-    ))
+    let paging = params.page_size.map(|_| Paging {
+        page_size: items.len(),
+        start_key: params.start_key.clone(),
+        next_start_key: next,
+    });
+    Ok(Reply::list(items, paging))
 }

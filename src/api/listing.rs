@@ -122,8 +122,10 @@ pub async fn load_items(
 }
 
 /// A view queried in each monthly database of a range, in paging order (`months` already
-/// ordered). The client's start key applies to the first month; a month whose database does
-/// not exist is empty. Returns the page and the next start key.
+/// ordered). The client's start key applies to every month, as in crossbar_view's
+/// `get_results` (keys are time-ordered, so a later month holds nothing past it, and an
+/// earlier one is read from it rather than from its top); a month whose database does not
+/// exist is empty. Returns the page and the next start key.
 #[allow(clippy::too_many_arguments)]
 pub async fn load_months(
     ctx: &Ctx,
@@ -137,16 +139,12 @@ pub async fn load_months(
     include_docs: bool,
 ) -> ApiResult<(Vec<Value>, Option<Value>)> {
     let mut items = vec![];
-    for (i, (y, m)) in months.iter().enumerate() {
+    for (y, m) in months {
         let db = account.modb(*y, *m);
         let month_params = PageParams {
             page_size: params.page_size.map(|p| p.saturating_sub(items.len())),
             descending: params.descending,
-            start_key: if i == 0 {
-                params.start_key.clone()
-            } else {
-                None
-            },
+            start_key: params.start_key.clone(),
             end_key: None,
         };
         let q = ViewQuery {

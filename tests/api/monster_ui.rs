@@ -615,3 +615,71 @@ async fn cdrs_from_the_media_server_shown_in_call_details() {
         .collect();
     assert_eq!(calls, vec![c_id.as_str(), a_id.as_str()]);
 }
+
+/// Page through a CDR list one row at a time, following `next_start_key`.
+async fn call_ids_paged(app: &TestApp, admin: &str, path: &str) -> Vec<String> {
+    let mut ids = vec![];
+    let mut next: Option<Value> = None;
+    for _ in 0..10 {
+        let mut url = format!("{path}&page_size=1");
+        if let Some(k) = &next {
+            // (an opaque string, as KAZOO's modb listings hand it out, sent back as is)
+            let k = k.as_str().map_or_else(|| k.to_string(), str::to_string);
+            let k = percent_encoding::utf8_percent_encode(&k, percent_encoding::NON_ALPHANUMERIC);
+            url.push_str(&format!("&start_key={k}"));
+        }
+        let r = app.call(Method::GET, &url, Some(admin), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for row in r.body["data"].as_array().unwrap() {
+            ids.push(row["call_id"].as_str().unwrap().to_string());
+        }
+        match r.body.get("next_start_key") {
+            Some(k) if !k.is_null() => next = Some(k.clone()),
+            _ => return ids,
+        }
+    }
+    panic!("still paging after 10 pages: {ids:?}");
+}
+
+#[tokio::test]
+async fn cdr_pages_cross_months_without_repeats() {
+    use kazoo_rec::domain::time;
+    let app = spawn_app().await;
+    let (acct, _, admin) = app.account_with_admin(None).await;
+    let now = time::now_gregorian();
+    let to_unix = time::gregorian_to_unix(now);
+    // the first second of this month, as gregorian seconds
+    let this_month = time::year_month(to_unix);
+    let mut day = to_unix;
+    while time::year_month(day - 86_400) == this_month {
+        day -= 86_400;
+    }
+    let month_start = now - (to_unix - (day - day.rem_euclid(86_400)));
+    let call = |interaction: String, call_id: &str| {
+        json!({"Call-ID": call_id, "Call-Direction": "inbound", "Timestamp": now, "Duration-Seconds": 5,
+               "Caller-ID-Number": "+14155550100", "Callee-ID-Number": "1001",
+               "Custom-Channel-Vars": {"Account-ID": acct, "Call-Interaction-ID": interaction}})
+    };
+    // two calls last month (stored first), then two this month
+    let tag = uniq();
+    let mut expected = vec![];
+    for (i, t) in [month_start - 200, month_start - 100, now - 60, now - 30]
+        .into_iter()
+        .enumerate()
+    {
+        let id = format!("m{i}-{tag}");
+        let (s, body) = post_cdr(&app, &acct, call(format!("{t}-k{i}{tag}"), &id)).await;
+        assert_eq!(s, 201, "{body}");
+        expected.push(id);
+    }
+    expected.sort();
+    let range = format!("created_from={}&created_to={}", now - 2_681_000, now + 10);
+    for list in ["cdrs", "cdrs/interaction"] {
+        for order in ["", "&ascending=true"] {
+            let path = format!("/v2/accounts/{acct}/{list}?{range}{order}");
+            let mut got = call_ids_paged(&app, &admin, &path).await;
+            got.sort();
+            assert_eq!(got, expected, "{list}{order}: every call once");
+        }
+    }
+}
