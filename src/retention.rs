@@ -330,7 +330,7 @@ pub async fn run_all(couch: &Couch, now: i64) -> anyhow::Result<usize> {
         ..Default::default()
     };
     let mut runs = 0;
-    for row in couch.all_docs(SYSTEM_DATA_DB, &opts, true).await? {
+    for row in couch.all_docs(SYSTEM_DATA_DB, &opts).await? {
         let Some(doc) = row.doc else { continue };
         let account = row
             .id

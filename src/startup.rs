@@ -291,7 +291,7 @@ pub async fn persist_revocation(
 async fn load_revocations(state: &AppState) -> anyhow::Result<()> {
     let opts = crate::couch::ViewOpts::default();
     // `_all_docs` is a view-shaped endpoint in CouchDB and pouchdb alike.
-    let rows = match state.couch.all_docs(TOKEN_AUTH_DB, &opts, true).await {
+    let rows = match state.couch.all_docs(TOKEN_AUTH_DB, &opts).await {
         Ok(rows) => rows,
         Err(_) => return Ok(()),
     };

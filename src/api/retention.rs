@@ -91,11 +91,7 @@ pub async fn list_audits(ctx: Ctx) -> ApiResult<Reply> {
         end_key: Some(json!(format!("{prefix}\u{fff0}"))),
         ..Default::default()
     };
-    let rows = ctx
-        .state
-        .couch
-        .all_docs(SYSTEM_DATA_DB, &opts, true)
-        .await?;
+    let rows = ctx.state.couch.all_docs(SYSTEM_DATA_DB, &opts).await?;
     let mut audits: Vec<Value> = rows
         .into_iter()
         .filter_map(|r| r.doc)

@@ -581,15 +581,8 @@ impl Couch {
 }
 
 impl Couch {
-    /// `_all_docs`, optionally with the documents.
-    pub async fn all_docs(
-        &self,
-        db: &str,
-        opts: &ViewOpts,
-        include_docs: bool,
-    ) -> CouchResult<Vec<Row>> {
-        // (the documents are always included, design documents and error rows left out)
-        let _ = include_docs;
+    /// `_all_docs` with the documents (design documents and error rows left out).
+    pub async fn all_docs(&self, db: &str, opts: &ViewOpts) -> CouchResult<Vec<Row>> {
         let mut body = serde_json::Map::new();
         body.insert("include_docs".into(), Value::Bool(true));
         for (k, v) in [("start_key", &opts.start_key), ("end_key", &opts.end_key)] {

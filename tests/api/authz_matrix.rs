@@ -306,7 +306,7 @@ async fn snapshot(app: &TestApp, account: &str) -> Snapshot {
     let mut snap = Snapshot::new();
     let (y, m) = kazoo_rec::domain::time::year_month(kazoo_rec::domain::time::now_unix());
     for db in [id.db(), id.modb(y, m)] {
-        match couch.all_docs(&db, &ViewOpts::default(), true).await {
+        match couch.all_docs(&db, &ViewOpts::default()).await {
             Ok(rows) => {
                 for d in rows.into_iter().filter_map(|r| r.doc) {
                     let doc_id = d["_id"].as_str().unwrap_or("?").to_string();
@@ -336,7 +336,7 @@ async fn snapshot(app: &TestApp, account: &str) -> Snapshot {
         ..Default::default()
     };
     let rows = couch
-        .all_docs(SYSTEM_DATA_DB, &audits, true)
+        .all_docs(SYSTEM_DATA_DB, &audits)
         .await
         .expect("audits");
     for d in rows.into_iter().filter_map(|r| r.doc) {
