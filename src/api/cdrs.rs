@@ -53,7 +53,6 @@ pub async fn list_cdrs(ctx: Ctx) -> ApiResult<Reply> {
     let month_params = PageParams {
         // one more than the page: its key is the next page's start
         page_size: params.page_size.map(|p| p + 1),
-        end_key: None,
         ..params.clone()
     };
     let mut rows: Vec<(Value, Value)> = vec![];
@@ -240,6 +239,8 @@ pub async fn list_interactions(ctx: Ctx) -> ApiResult<Reply> {
     } else {
         (lo, hi)
     };
+    // a client's end key replaces the range's (crossbar_view's `ranged_start_end_keys`)
+    let end = params.end_key.clone().unwrap_or(end);
     // As in crossbar_view, the client's start key applies to every month. A key handed out
     // is a group's `[time, key]`; the rows under it are `[time, key, leg time]`, which sort
     // after it, so going down they are only reached from `[time, key, {}]`.

@@ -122,7 +122,7 @@ pub async fn load_items(
 }
 
 /// A view queried in each monthly database of a range, in paging order (`months` already
-/// ordered). The client's start key applies to every month, as in crossbar_view's
+/// ordered). The client's start key (and end key) applies to every month, as in crossbar_view's
 /// `get_results` (keys are time-ordered, so a later month holds nothing past it, and an
 /// earlier one is read from it rather than from its top); a month whose database does not
 /// exist is empty. Returns the page and the next start key.
@@ -145,7 +145,7 @@ pub async fn load_months(
             page_size: params.page_size.map(|p| p.saturating_sub(items.len())),
             descending: params.descending,
             start_key: params.start_key.clone(),
-            end_key: None,
+            end_key: params.end_key.clone(),
         };
         let q = ViewQuery {
             db: &db,

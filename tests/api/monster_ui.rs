@@ -686,6 +686,32 @@ async fn cdr_pages_cross_months_without_repeats() {
             got.sort();
             assert_eq!(got, expected, "{list}{order}: every call once");
         }
+        // a client's end key ends the range: the third row's key keeps three rows
+        let path = format!("/v2/accounts/{acct}/{list}?{range}");
+        let r = app
+            .call(
+                Method::GET,
+                &format!("{path}&page_size=2"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        let third = r.body["next_start_key"].as_str().unwrap().to_string();
+        let r = app
+            .call(
+                Method::GET,
+                &format!("{path}&end_key={third}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            r.body["data"].as_array().unwrap().len(),
+            3,
+            "{list}: {}",
+            r.text
+        );
     }
 }
 
