@@ -11,7 +11,7 @@ use super::recordings::{months_between, time_range};
 use super::request::Ctx;
 use crate::couch::ViewOpts;
 use crate::domain::json::public_fields;
-use crate::domain::paging::{filters_from_query, PageParams};
+use crate::domain::paging::filters_from_query;
 use crate::domain::time;
 use serde_json::{json, Value};
 
@@ -30,13 +30,8 @@ fn caller_is_reseller(ctx: &Ctx) -> bool {
     ctx.auth().is_ok_and(|a| a.account.is_reseller())
 }
 
-/// `GET /v2/accounts/{A}/cdrs`.
-///
-/// A CDR is stored in its call's month but keyed by when it was stored (`pvt_created`), so
-/// a call that ended after midnight on the 1st, or a CDR posted late, sits in one month's
-/// database with a key from the next. Paging month after month would then repeat or skip
-/// rows at the boundary, so a page takes its worth of rows from every month in the range
-/// and merges them by key.
+/// `GET /v2/accounts/{A}/cdrs`: a CDR sits in its call's month but is keyed by when it was
+/// stored (see [`listing::load_months`] for how pages cross months).
 pub async fn list_cdrs(ctx: Ctx) -> ApiResult<Reply> {
     let account = ctx.account()?.id.clone();
     let params = listing::page_params(&ctx)?;
@@ -44,63 +39,28 @@ pub async fn list_cdrs(ctx: Ctx) -> ApiResult<Reply> {
     let reseller = caller_is_reseller(&ctx);
     let (from, to) = time_range(&ctx.query, time::now_gregorian())?;
     let filters = filters_from_query(&ctx.query, true);
-    let (lo, hi) = (json!([from]), json!([to, {}]));
-    // each item travels with its key, for the merge
-    let map = move |r: crate::couch::Row| {
-        let item = crate::cdr::normalize_row(r.doc.as_ref()?, reseller, offset);
-        Some(json!([r.key, item]))
-    };
-    let month_params = PageParams {
-        // one more than the page: its key is the next page's start
-        page_size: params.page_size.map(|p| p + 1),
-        ..params.clone()
-    };
-    let mut rows: Vec<(Value, Value)> = vec![];
-    for (y, m) in months_between(from, to) {
-        let db = account.modb(y, m);
-        let q = listing::ViewQuery {
-            db: &db,
-            design: "cdrs",
-            view: "crossbar_listing",
-            start: Some(lo.clone()),
-            end: Some(hi.clone()),
-            map: &map,
-            include_docs: true,
-        };
-        let items = match listing::load_items(&ctx, &q, &month_params, &filters).await {
-            Ok((items, _)) => items,
-            Err(ApiError::System {
-                error: "datastore_missing",
-                ..
-            }) => continue,
-            Err(e) => return Err(e),
-        };
-        rows.extend(items.into_iter().filter_map(|pair| match pair {
-            Value::Array(mut kv) if kv.len() == 2 => {
-                let item = kv.pop()?;
-                Some((kv.pop()?, item))
-            }
-            _ => None,
-        }));
+    let mut months = months_between(from, to);
+    if params.descending {
+        months.reverse();
     }
-    // (stable: rows of one month with equal keys keep the view's order)
-    rows.sort_by(|a, b| {
-        let o = crate::couch::collate(&a.0, &b.0);
-        if params.descending {
-            o.reverse()
-        } else {
-            o
-        }
-    });
-    let next = match params.page_size {
-        Some(p) if rows.len() > p => {
-            let key = rows[p].0.clone();
-            rows.truncate(p);
-            Some(key)
-        }
-        _ => None,
+    let (lo, hi) = (json!([from]), json!([to, {}]));
+    let map = move |r: crate::couch::Row| {
+        r.doc
+            .as_ref()
+            .map(|d| crate::cdr::normalize_row(d, reseller, offset))
     };
-    let items: Vec<Value> = rows.into_iter().map(|(_, item)| item).collect();
+    let (items, next) = listing::load_months(
+        &ctx,
+        &account,
+        &months,
+        ("cdrs", "crossbar_listing"),
+        (lo, hi),
+        &params,
+        &filters,
+        &map,
+        true,
+    )
+    .await?;
     let paging = params.page_size.map(|_| Paging {
         page_size: items.len(),
         start_key: params.start_key.clone(),

@@ -121,11 +121,16 @@ pub async fn load_items(
     }
 }
 
-/// A view queried in each monthly database of a range, in paging order (`months` already
-/// ordered). The client's start key (and end key) applies to every month, as in crossbar_view's
-/// `get_results` (keys are time-ordered, so a later month holds nothing past it, and an
-/// earlier one is read from it rather than from its top); a month whose database does not
-/// exist is empty. Returns the page and the next start key.
+/// A view queried in each monthly database of a range (`months` in paging order), the
+/// client's start and end keys applying to every month as in crossbar_view.
+///
+/// A document sits in the month of its call but is keyed by when it was stored, so a month's
+/// database can hold keys from a later month (a call that ended after midnight on the 1st,
+/// a recording delivered after an outage). Reading month after month, as crossbar_view
+/// does, would repeat or skip rows at such a boundary; instead every month gives up to a
+/// page and one rows and the page is the first of them all by key. Once that many are in
+/// hand, a further month is only asked for keys before the last of them, usually none. A
+/// month whose database does not exist is empty. Returns the page and the next start key.
 #[allow(clippy::too_many_arguments)]
 pub async fn load_months(
     ctx: &Ctx,
@@ -138,14 +143,32 @@ pub async fn load_months(
     map: &(dyn Fn(Row) -> Option<Value> + Sync),
     include_docs: bool,
 ) -> ApiResult<(Vec<Value>, Option<Value>)> {
-    let mut items = vec![];
+    // each item travels with its key, for the merge
+    let keyed = |r: Row| {
+        let key = r.key.clone();
+        map(r).map(|item| Value::Array(vec![key, item]))
+    };
+    let want = params.page_size.map(|p| p + 1);
+    let in_order = |a: &(Value, Value), b: &(Value, Value)| {
+        let o = crate::couch::collate(&a.0, &b.0);
+        if params.descending {
+            o.reverse()
+        } else {
+            o
+        }
+    };
+    let mut rows: Vec<(Value, Value)> = vec![];
     for (y, m) in months {
         let db = account.modb(*y, *m);
+        let end_key = match want {
+            Some(w) if rows.len() >= w => Some(rows[w - 1].0.clone()),
+            _ => params.end_key.clone(),
+        };
         let month_params = PageParams {
-            page_size: params.page_size.map(|p| p.saturating_sub(items.len())),
+            page_size: want,
             descending: params.descending,
             start_key: params.start_key.clone(),
-            end_key: params.end_key.clone(),
+            end_key,
         };
         let q = ViewQuery {
             db: &db,
@@ -153,21 +176,37 @@ pub async fn load_months(
             view: design_view.1,
             start: Some(bounds.0.clone()),
             end: Some(bounds.1.clone()),
-            map,
+            map: &keyed,
             include_docs,
         };
-        let (mut got, more) = match load_items(ctx, &q, &month_params, filters).await {
-            Ok(r) => r,
+        let got = match load_items(ctx, &q, &month_params, filters).await {
+            Ok((got, _)) => got,
             Err(ApiError::System {
                 error: "datastore_missing",
                 ..
-            }) => (vec![], None),
+            }) => vec![],
             Err(e) => return Err(e),
         };
-        items.append(&mut got);
-        if more.is_some() {
-            return Ok((items, more));
+        rows.extend(got.into_iter().filter_map(|pair| match pair {
+            Value::Array(mut kv) if kv.len() == 2 => {
+                let item = kv.pop()?;
+                Some((kv.pop()?, item))
+            }
+            _ => None,
+        }));
+        // (stable: a month's rows with equal keys keep the view's order)
+        rows.sort_by(in_order);
+        if let Some(w) = want {
+            rows.truncate(w);
         }
     }
-    Ok((items, None))
+    let next = match params.page_size {
+        Some(p) if rows.len() > p => {
+            let key = rows[p].0.clone();
+            rows.truncate(p);
+            Some(key)
+        }
+        _ => None,
+    };
+    Ok((rows.into_iter().map(|(_, item)| item).collect(), next))
 }

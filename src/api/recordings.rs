@@ -118,19 +118,18 @@ async fn list(ctx: Ctx, user: Option<String>) -> ApiResult<Reply> {
         filters.push(crate::domain::paging::Filter::HasKey("_id".into()));
     }
     let prefix: Vec<Value> = user.iter().map(|u| json!(u)).collect();
-    // A start key carries its creation time: continue from its month.
+    // A start key carries its creation time: going down, no month after its month holds a
+    // key before it (a recording is stored after its call starts). Going up, every month of
+    // the range stays: an earlier month can hold a recording stored late.
     let key_time = |k: &Value| {
         k.as_array()
             .and_then(|a| a.get(prefix.len()))
             .and_then(Value::as_i64)
     };
     let mut start_key = params.start_key.clone();
-    let mut from = from;
     if let Some(t) = start_key.as_ref().and_then(key_time) {
         if params.descending {
             to = to.min(t);
-        } else {
-            from = from.max(t);
         }
     } else {
         start_key = None;

@@ -462,3 +462,67 @@ async fn one_call_one_entry_with_the_users_direction() {
         .await;
     assert_eq!(r.status, 400);
 }
+
+/// Recordings are kept in the month their call started but keyed by when they were stored:
+/// one delivered a second late, from last month, must still be listed once, in both orders,
+/// when paging one at a time across the two months.
+#[tokio::test]
+async fn pages_cross_months_with_a_late_recording() {
+    use kazoo_rec::domain::time;
+    let app = spawn_app().await;
+    let (acct, _, admin) = app.account_with_admin(None).await;
+    let now = time::now_gregorian();
+    let this_month = time::year_month(time::gregorian_to_unix(now));
+    let mut day = time::gregorian_to_unix(now);
+    while time::year_month(day - 86_400) == this_month {
+        day -= 86_400;
+    }
+    let month_start = now - (time::gregorian_to_unix(now) - (day - day.rem_euclid(86_400)));
+    let mut expected = vec![];
+    for (i, start) in [month_start - 200, now - 60, now - 30, month_start - 100]
+        .into_iter()
+        .enumerate()
+    {
+        if i == 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        }
+        let meta = json!({"call_id": format!("late-{i}-{}", uniq()), "duration_ms": 1000, "format": "mp3", "start": start});
+        let r = app
+            .raw(
+                Method::PUT,
+                &format!("/rec_ext/ingest/{acct}"),
+                &[
+                    ("x-recording-metadata", &meta.to_string()),
+                    ("content-type", "audio/mpeg"),
+                ],
+                Some(kazoo_rec::testdata::fake_mp3(2_000)),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        expected.push(r.body["data"]["id"].as_str().unwrap().to_string());
+    }
+    assert_ne!(expected[0][..6], expected[1][..6], "two months");
+    expected.sort();
+    let range = format!("created_from={}&created_to={}", now - 2_681_000, now + 10);
+    for order in ["", "&ascending=true"] {
+        let mut got = vec![];
+        let mut next: Option<String> = None;
+        for _ in 0..10 {
+            let mut url = format!("/v2/accounts/{acct}/recordings?{range}{order}&page_size=1");
+            if let Some(k) = &next {
+                url.push_str(&format!("&start_key={k}"));
+            }
+            let r = app.call(Method::GET, &url, Some(&admin), None).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            for item in r.body["data"].as_array().unwrap() {
+                got.push(item["id"].as_str().unwrap().to_string());
+            }
+            match r.body["next_start_key"].as_str() {
+                Some(k) => next = Some(k.to_string()),
+                None => break,
+            }
+        }
+        got.sort();
+        assert_eq!(got, expected, "{order}: every recording once");
+    }
+}
