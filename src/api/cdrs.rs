@@ -31,7 +31,7 @@ fn caller_is_reseller(ctx: &Ctx) -> bool {
 }
 
 /// `GET /v2/accounts/{A}/cdrs`: a CDR sits in its call's month but is keyed by when it was
-/// stored (see [`listing::load_months`] for how pages cross months).
+/// stored, so pages cross months by merging (see [`listing::load_months_merged`]).
 pub async fn list_cdrs(ctx: Ctx) -> ApiResult<Reply> {
     let account = ctx.account()?.id.clone();
     let params = listing::page_params(&ctx)?;
@@ -49,7 +49,7 @@ pub async fn list_cdrs(ctx: Ctx) -> ApiResult<Reply> {
             .as_ref()
             .map(|d| crate::cdr::normalize_row(d, reseller, offset))
     };
-    let (items, next) = listing::load_months(
+    let (items, next) = listing::load_months_merged(
         &ctx,
         &account,
         &months,

@@ -121,18 +121,73 @@ pub async fn load_items(
     }
 }
 
+/// A view queried in each monthly database of a range, month after month in paging order
+/// (`months` already ordered), as crossbar_view's `get_results` does: the client's start
+/// and end keys apply to every month. A month whose database does not exist is empty.
+/// Returns the page and the next start key.
+///
+/// This assumes a document's key falls in its database's month. One kept in its call's
+/// month but stored later (a recording delivered after midnight on the 1st) can be passed
+/// over or repeated at that boundary, as in KAZOO; [`load_months_merged`] is exact but
+/// reads every month for every page.
+#[allow(clippy::too_many_arguments)]
+pub async fn load_months(
+    ctx: &Ctx,
+    account: &crate::domain::ids::AccountId,
+    months: &[(i32, u32)],
+    design_view: (&str, &str),
+    bounds: (Value, Value),
+    params: &PageParams,
+    filters: &[Filter],
+    map: &(dyn Fn(Row) -> Option<Value> + Sync),
+    include_docs: bool,
+) -> ApiResult<(Vec<Value>, Option<Value>)> {
+    let mut items = vec![];
+    for (y, m) in months {
+        let db = account.modb(*y, *m);
+        let month_params = PageParams {
+            page_size: params.page_size.map(|p| p.saturating_sub(items.len())),
+            descending: params.descending,
+            start_key: params.start_key.clone(),
+            end_key: params.end_key.clone(),
+        };
+        let q = ViewQuery {
+            db: &db,
+            design: design_view.0,
+            view: design_view.1,
+            start: Some(bounds.0.clone()),
+            end: Some(bounds.1.clone()),
+            map,
+            include_docs,
+        };
+        let (mut got, more) = match load_items(ctx, &q, &month_params, filters).await {
+            Ok(r) => r,
+            Err(ApiError::System {
+                error: "datastore_missing",
+                ..
+            }) => (vec![], None),
+            Err(e) => return Err(e),
+        };
+        items.append(&mut got);
+        if more.is_some() {
+            return Ok((items, more));
+        }
+    }
+    Ok((items, None))
+}
+
 /// A view queried in each monthly database of a range (`months` in paging order), the
 /// client's start and end keys applying to every month as in crossbar_view.
 ///
 /// A document sits in the month of its call but is keyed by when it was stored, so a month's
 /// database can hold keys from a later month (a call that ended after midnight on the 1st,
-/// a recording delivered after an outage). Reading month after month, as crossbar_view
-/// does, would repeat or skip rows at such a boundary; instead every month gives up to a
+/// a CDR posted late). Reading month after month, as crossbar_view does, would repeat or
+/// skip rows at such a boundary; instead every month gives up to a
 /// page and one rows and the page is the first of them all by key. Once that many are in
 /// hand, a further month is only asked for keys before the last of them, usually none. A
 /// month whose database does not exist is empty. Returns the page and the next start key.
 #[allow(clippy::too_many_arguments)]
-pub async fn load_months(
+pub async fn load_months_merged(
     ctx: &Ctx,
     account: &crate::domain::ids::AccountId,
     months: &[(i32, u32)],
