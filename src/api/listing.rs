@@ -127,9 +127,9 @@ pub async fn load_items(
 /// Returns the page and the next start key.
 ///
 /// This assumes a document's key falls in its database's month. One kept in its call's
-/// month but stored later (the recording of a call that started before midnight on the 1st) can be passed
-/// over or repeated at that boundary, as in KAZOO; [`load_months_merged`] is exact but
-/// reads every month for every page.
+/// month but stored later (the recording of a call that started before midnight on the
+/// 1st) can be passed over or repeated at that boundary, as in KAZOO;
+/// [`load_months_merged`] is exact but reads every month for every page.
 #[allow(clippy::too_many_arguments)]
 pub async fn load_months(
     ctx: &Ctx,
