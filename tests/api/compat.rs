@@ -76,12 +76,7 @@ async fn recordings_vars(app: &TestApp, vars: &mut BTreeMap<String, serde_json::
     let account = AccountId::parse(&acct).unwrap();
     let now = time::now_unix();
     let (y, m) = time::year_month(now);
-    let month_start =
-        ::time::Date::from_calendar_date(y, ::time::Month::try_from(m as u8).unwrap(), 1)
-            .unwrap()
-            .midnight()
-            .assume_utc()
-            .unix_timestamp();
+    let month_start = crate::helpers::month_start_unix(now);
     // 3 in this month (1 owned), 3 in the previous one (just before the boundary, so always
     // within the default 31-day window)
     let this_month = [

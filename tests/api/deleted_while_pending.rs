@@ -9,21 +9,6 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn ingest(app: &TestApp, acct: &str, meta: Value) -> (u16, Value) {
-    let r = app
-        .raw(
-            Method::PUT,
-            &format!("/rec_ext/ingest/{acct}"),
-            &[
-                ("x-recording-metadata", &meta.to_string()),
-                ("content-type", "audio/mpeg"),
-            ],
-            Some(kazoo_rec::testdata::fake_mp3(4_000)),
-        )
-        .await;
-    (r.status, r.body)
-}
-
 /// A URL destination that always refuses, so the job stays in the spool.
 async fn refusing_destination() -> wiremock::MockServer {
     use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
@@ -98,7 +83,7 @@ async fn recording_ids_must_name_a_real_month() {
     let (acct, _, _) = app.account_with_admin(None).await;
     for month in ["00", "13", "99"] {
         let id = format!("2026{month}-{}", kazoo_rec::domain::ids::new_id());
-        let (status, body) = ingest(
+        let (status, body) = ingest_meta(
             &app,
             &acct,
             json!({"call_id": "c1", "recording_id": id, "duration_ms": 5000}),
@@ -111,7 +96,7 @@ async fn recording_ids_must_name_a_real_month() {
         );
     }
     let id = format!("202612-{}", kazoo_rec::domain::ids::new_id());
-    let (status, body) = ingest(
+    let (status, body) = ingest_meta(
         &app,
         &acct,
         json!({"call_id": "c1", "recording_id": id, "duration_ms": 5000}),
@@ -129,10 +114,10 @@ async fn a_hard_deleted_recording_stays_deleted_while_its_audio_waits() {
     let app = app_with_local_urls().await;
     let (acct, _, admin) = app.account_with_admin(None).await;
     let meta = |call: &str| json!({"call_id": call, "duration_ms": 5000, "url": format!("{}/rec/", server.uri())});
-    let (status, body) = ingest(&app, &acct, meta("hard")).await;
+    let (status, body) = ingest_meta(&app, &acct, meta("hard")).await;
     assert_eq!(status, 201, "{body}");
     let hard = body["data"]["id"].as_str().unwrap().to_string();
-    let (_, body) = ingest(&app, &acct, meta("soft")).await;
+    let (_, body) = ingest_meta(&app, &acct, meta("soft")).await;
     let soft = body["data"]["id"].as_str().unwrap().to_string();
     // both are listed and pending (the destination refuses)
     let path = |id: &str| format!("/v2/accounts/{acct}/recordings/{id}");
@@ -191,7 +176,7 @@ async fn deleting_an_account_removes_every_monthly_database_for_good() {
         .to_string();
     // a recording the media server named for a month long before the account existed
     let old_id = format!("199001-{}", kazoo_rec::domain::ids::new_id());
-    let (status, body) = ingest(
+    let (status, body) = ingest_meta(
         &app,
         &acct,
         json!({"call_id": "old", "recording_id": old_id, "duration_ms": 5000}),
@@ -211,7 +196,7 @@ async fn deleting_an_account_removes_every_monthly_database_for_good() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     // a recording still waiting for its destination
-    let (status, body) = ingest(
+    let (status, body) = ingest_meta(
         &app,
         &acct,
         json!({"call_id": "pending", "duration_ms": 5000, "url": format!("{}/rec/", server.uri())}),

@@ -71,6 +71,32 @@ pub fn uniq() -> String {
     kazoo_rec::domain::ids::rand_hex(4)
 }
 
+/// The first second (unix) of the UTC month holding `unix`.
+pub fn month_start_unix(unix: i64) -> i64 {
+    let (y, m) = kazoo_rec::domain::time::year_month(unix);
+    ::time::Date::from_calendar_date(y, ::time::Month::try_from(m as u8).unwrap(), 1)
+        .unwrap()
+        .midnight()
+        .assume_utc()
+        .unix_timestamp()
+}
+
+/// `PUT /rec_ext/ingest/{acct}` of a small MP3 with this metadata: (status, body).
+pub async fn ingest_meta(app: &TestApp, acct: &str, meta: Value) -> (u16, Value) {
+    let r = app
+        .raw(
+            Method::PUT,
+            &format!("/rec_ext/ingest/{acct}"),
+            &[
+                ("x-recording-metadata", &meta.to_string()),
+                ("content-type", "audio/mpeg"),
+            ],
+            Some(kazoo_rec::testdata::fake_mp3(4_000)),
+        )
+        .await;
+    (r.status, r.body)
+}
+
 impl TestApp {
     pub fn couch(&self) -> &Couch {
         &self.state.couch

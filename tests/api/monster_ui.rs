@@ -647,14 +647,9 @@ async fn cdr_pages_cross_months_without_repeats() {
     let app = spawn_app().await;
     let (acct, _, admin) = app.account_with_admin(None).await;
     let now = time::now_gregorian();
-    let to_unix = time::gregorian_to_unix(now);
     // the first second of this month, as gregorian seconds
-    let this_month = time::year_month(to_unix);
-    let mut day = to_unix;
-    while time::year_month(day - 86_400) == this_month {
-        day -= 86_400;
-    }
-    let month_start = now - (to_unix - (day - day.rem_euclid(86_400)));
+    let to_unix = time::gregorian_to_unix(now);
+    let month_start = now - (to_unix - month_start_unix(to_unix));
     let call = |interaction: String, call_id: &str| {
         json!({"Call-ID": call_id, "Call-Direction": "inbound", "Timestamp": now, "Duration-Seconds": 5,
                "Caller-ID-Number": "+14155550100", "Callee-ID-Number": "1001",

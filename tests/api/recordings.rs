@@ -472,31 +472,17 @@ async fn pages_cross_months() {
     let app = spawn_app().await;
     let (acct, _, admin) = app.account_with_admin(None).await;
     let now = time::now_gregorian();
-    let this_month = time::year_month(time::gregorian_to_unix(now));
-    let mut day = time::gregorian_to_unix(now);
-    while time::year_month(day - 86_400) == this_month {
-        day -= 86_400;
-    }
-    let month_start = now - (time::gregorian_to_unix(now) - (day - day.rem_euclid(86_400)));
+    let to_unix = time::gregorian_to_unix(now);
+    let month_start = now - (to_unix - month_start_unix(to_unix));
     let mut expected = vec![];
     for (i, start) in [month_start - 200, month_start - 100, now - 60, now - 30]
         .into_iter()
         .enumerate()
     {
         let meta = json!({"call_id": format!("cross-{i}-{}", uniq()), "duration_ms": 1000, "format": "mp3", "start": start});
-        let r = app
-            .raw(
-                Method::PUT,
-                &format!("/rec_ext/ingest/{acct}"),
-                &[
-                    ("x-recording-metadata", &meta.to_string()),
-                    ("content-type", "audio/mpeg"),
-                ],
-                Some(kazoo_rec::testdata::fake_mp3(2_000)),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        expected.push(r.body["data"]["id"].as_str().unwrap().to_string());
+        let (status, body) = ingest_meta(&app, &acct, meta).await;
+        assert_eq!(status, 201, "{body}");
+        expected.push(body["data"]["id"].as_str().unwrap().to_string());
     }
     assert_ne!(expected[0][..6], expected[3][..6], "two months");
     expected.sort();
