@@ -428,6 +428,22 @@ pub async fn delete_account(ctx: Ctx) -> ApiResult<Reply> {
         state.couch.delete_db(&modb).await?;
     }
     state.couch.delete_db(&id.db()).await?;
+    // Once more now that the account's database is gone: a month's database a writer
+    // created after the listing above is either found here, or its writer finds the
+    // account gone and removes it (`Couch::save_in`). The account is deleted either way, so
+    // a failure here is only logged, as KAZOO does for every monthly database.
+    match state.couch.account_modbs(&id).await {
+        Ok(late) => {
+            for modb in late {
+                if let Err(e) = state.couch.delete_db(&modb).await {
+                    tracing::warn!(db = %modb, error = %e, "could not remove a monthly database of a deleted account");
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(account = %id, error = %e, "could not list the monthly databases of a deleted account again")
+        }
+    }
     if let Some(mut copy) = state.couch.get(ACCOUNTS_DB, id.as_str()).await? {
         copy["_deleted"] = json!(true);
         state.couch.save(ACCOUNTS_DB, &mut copy).await?;

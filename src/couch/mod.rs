@@ -282,14 +282,16 @@ impl Couch {
     }
 
     /// Create a database; an existing one is fine (412 from CouchDB).
-    pub async fn create_db(&self, name: &str) -> CouchResult<()> {
+    /// Create the database unless it exists; true when this call created it.
+    pub async fn create_db(&self, name: &str) -> CouchResult<bool> {
         let resp = self
             .json_request(reqwest::Method::PUT, &self.db_url(name))
             .send()
             .await
             .map_err(|e| CouchError::Unreachable(e.to_string()))?;
         match resp.status().as_u16() {
-            200..=202 | 412 => Ok(()),
+            200..=202 => Ok(true),
+            412 => Ok(false),
             s => Err(CouchError::Other {
                 status: s,
                 message: resp.text().await.unwrap_or_default(),

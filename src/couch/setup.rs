@@ -67,28 +67,53 @@ impl Ready {
 impl Couch {
     /// Create `db` with the design documents `docs` unless this process did so a moment ago.
     /// A database always gets the same `docs` (its kind's), so the name alone is remembered.
-    pub async fn ensure_db(&self, db: &str, docs: &[Value]) -> CouchResult<()> {
+    /// True when this call created the database.
+    pub async fn ensure_db(&self, db: &str, docs: &[Value]) -> CouchResult<bool> {
         let since = Instant::now();
         let Some(forgets) = self.ready.check(db, since) else {
-            return Ok(());
+            return Ok(false);
         };
-        self.create_db(db).await?;
+        let created = self.create_db(db).await?;
         self.ensure_design_docs(db, docs).await?;
         self.ready.remember(db, since, forgets);
-        Ok(())
+        Ok(created)
     }
 
     /// Save `doc` into `db`, setting the database up first (see [`Couch::ensure_db`]). A
     /// database deleted since it was set up (CouchDB answers 404) is set up again.
+    ///
+    /// A monthly database this call created is checked against its account afterwards: an
+    /// account deleted meanwhile (by us or by KAZOO, which removes the monthly databases
+    /// first and the account's database after them) would otherwise keep a month's database
+    /// re-created behind the deletion. It is removed again and the write fails as NotFound.
+    /// With the deletion sweeping the monthly databases again once the account's database is
+    /// gone (`api::accounts::delete_account`), no interleaving leaves one behind.
     pub async fn save_in(&self, db: &str, docs: &[Value], doc: &mut Value) -> CouchResult<()> {
-        self.ensure_db(db, docs).await?;
-        match self.save(db, doc).await {
+        let mut created = self.ensure_db(db, docs).await?;
+        let saved = match self.save(db, doc).await {
             Err(CouchError::NotFound) => {
-                self.ensure_db(db, docs).await?;
+                created |= self.ensure_db(db, docs).await?;
                 self.save(db, doc).await
             }
             other => other,
+        };
+        if created {
+            if let Some(account) = crate::domain::ids::modb_account(db) {
+                // (a check that fails does not fail a write that went through)
+                if !self.db_exists(&account.db()).await.unwrap_or(true) {
+                    match self.delete_db(db).await {
+                        Ok(()) => {
+                            tracing::info!(db = %db, "monthly database of a deleted account removed again")
+                        }
+                        Err(e) => {
+                            tracing::warn!(db = %db, error = %e, "could not remove a monthly database re-created for a deleted account")
+                        }
+                    }
+                    return Err(CouchError::NotFound);
+                }
+            }
         }
+        saved
     }
 
     /// Create or update design documents so they match `docs` (by `_id`); unchanged ones

@@ -66,6 +66,18 @@ impl AccountId {
     }
 }
 
+/// The account a monthly database belongs to, from its name as [`AccountId::modb`] writes
+/// it (`account/ab/cd/<rest>-YYYYMM`); None for any other database.
+pub fn modb_account(db: &str) -> Option<AccountId> {
+    let (account_db, month) = db.rsplit_once('-')?;
+    let rest = account_db.strip_prefix("account/")?;
+    let (ab, rest) = rest.split_once('/')?;
+    let (cd, rest) = rest.split_once('/')?;
+    let id = AccountId::parse(&format!("{ab}{cd}{rest}"))?;
+    let month_ok = month.len() == 6 && month.bytes().all(|b| b.is_ascii_digit());
+    (month_ok && ab.len() == 2 && cd.len() == 2 && id.db() == account_db).then_some(id)
+}
+
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -118,6 +130,24 @@ mod tests {
             id.modb(2024, 3),
             "account/ab/cd/ef0123456789abcdef0123456789-202403"
         );
+    }
+
+    #[test]
+    fn the_account_of_a_monthly_database() {
+        let id = AccountId::parse("abcdef0123456789abcdef0123456789").unwrap();
+        assert_eq!(modb_account(&id.modb(2024, 3)), Some(id.clone()));
+        for other in [
+            id.db(),
+            format!("{}-2024031", id.db()),
+            format!("{}-2024ab", id.db()),
+            "account/abc/d/ef0123456789abcdef0123456789-202403".into(),
+            "account/ab/cd/ef0123456789abcdef012345678-202403".into(),
+            "accountabcdef0123456789abcdef0123456789-202403".into(),
+            "system_auth".into(),
+            "-202403".into(),
+        ] {
+            assert_eq!(modb_account(&other), None, "{other}");
+        }
     }
 
     #[test]

@@ -116,11 +116,16 @@ async fn prepare(state: &AppState, job: &mut Job) -> Result<Ready, String> {
                 "recording deleted before its audio was delivered",
             ));
         }
-        ensure_document(state, job)
-            .await
-            .map_err(|e| format!("recording document not written: {e}"))?;
-        if undo_if_account_gone(state, &account, &job.db).await {
-            return Ok(Ready::Drop("recording of a deleted account"));
+        match ensure_document(state, job).await {
+            Ok(()) => {}
+            // the month's database went away under the write: was it the account's deletion
+            // (`Couch::save_in` removed what the write re-created)?
+            Err(crate::couch::CouchError::NotFound)
+                if !state.couch.db_exists(&account.db()).await.unwrap_or(true) =>
+            {
+                return Ok(Ready::Drop("recording of a deleted account"));
+            }
+            Err(e) => return Err(format!("recording document not written: {e}")),
         }
     }
     // taken in while CouchDB was unreachable: the storage plan decides now
@@ -173,8 +178,14 @@ async fn record_error(state: &AppState, job: &Job, e: &DeliveryError) {
     }
     let views = crate::couch::views::modb_docs();
     let saved = match state.couch.save_in(&db, views, &mut doc).await {
-        // views that could not be set up do not stop the failure being recorded
-        Err(e) if !matches!(e, crate::couch::CouchError::Conflict) => {
+        // views that could not be set up do not stop the failure being recorded (a database
+        // that went away under the write, NotFound, is not written into again)
+        Err(e)
+            if !matches!(
+                e,
+                crate::couch::CouchError::Conflict | crate::couch::CouchError::NotFound
+            ) =>
+        {
             tracing::warn!(db = %db, error = %e, "could not set up the month's database");
             state.couch.save(&db, &mut doc).await
         }
@@ -183,22 +194,4 @@ async fn record_error(state: &AppState, job: &Job, e: &DeliveryError) {
     if let Err(err) = saved {
         tracing::error!(error = %err, "could not record the delivery failure");
     }
-    undo_if_account_gone(state, &account, &db).await;
-}
-
-/// After writing into a monthly database: if the account was deleted meanwhile (its
-/// database is gone), the write may have re-created the month's database behind the
-/// deletion; remove it again. True when the account is gone.
-async fn undo_if_account_gone(
-    state: &AppState,
-    account: &crate::domain::ids::AccountId,
-    db: &str,
-) -> bool {
-    if state.couch.db_exists(&account.db()).await.unwrap_or(true) {
-        return false;
-    }
-    if let Err(e) = state.couch.delete_db(db).await {
-        tracing::warn!(db = %db, error = %e, "could not remove a database re-created for a deleted account");
-    }
-    true
 }

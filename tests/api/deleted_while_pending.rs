@@ -240,3 +240,32 @@ async fn deleting_an_account_removes_every_monthly_database_for_good() {
         before.len()
     );
 }
+
+/// A write that reaches a month's database after the account's deletion (KAZOO's order:
+/// the monthly databases, then the account's database) does not leave that database behind;
+/// while the account lives, the same write creates the month's database as usual.
+#[tokio::test]
+async fn a_write_behind_an_account_deletion_leaves_no_month_database() {
+    use kazoo_rec::couch::{views, Couch, CouchError};
+    let app = spawn_app().await;
+    let (acct, _, _) = app.account_with_admin(None).await;
+    let id = AccountId::parse(&acct).unwrap();
+    let couch = Couch::connect(&couch_url()).unwrap();
+    let db = id.modb(2001, 2);
+    let mut doc = json!({"_id": format!("200102-{}", uniq()), "pvt_type": "call_recording"});
+    couch
+        .save_in(&db, views::modb_docs(), &mut doc)
+        .await
+        .unwrap();
+    assert!(couch.db_exists(&db).await.unwrap());
+
+    for modb in couch.account_modbs(&id).await.unwrap() {
+        couch.delete_db(&modb).await.unwrap();
+    }
+    couch.delete_db(&id.db()).await.unwrap();
+    let db = id.modb(2001, 3);
+    let mut doc = json!({"_id": format!("200103-{}", uniq()), "pvt_type": "call_recording"});
+    let late = couch.save_in(&db, views::modb_docs(), &mut doc).await;
+    assert!(matches!(late, Err(CouchError::NotFound)), "{late:?}");
+    assert_eq!(listed_dbs(&acct).await, Vec::<String>::new());
+}
