@@ -67,39 +67,38 @@ impl Ready {
 impl Couch {
     /// Create `db` with the design documents `docs` unless this process did so a moment ago.
     /// A database always gets the same `docs` (its kind's), so the name alone is remembered.
-    /// True when this call created the database.
-    pub async fn ensure_db(&self, db: &str, docs: &[Value]) -> CouchResult<bool> {
+    /// `created` is set when this call created the database, even if setting it up failed
+    /// afterwards.
+    pub async fn ensure_db(&self, db: &str, docs: &[Value], created: &mut bool) -> CouchResult<()> {
         let since = Instant::now();
         let Some(forgets) = self.ready.check(db, since) else {
-            return Ok(false);
+            return Ok(());
         };
-        let created = self.create_db(db).await?;
+        *created |= self.create_db(db).await?;
         self.ensure_design_docs(db, docs).await?;
         self.ready.remember(db, since, forgets);
-        Ok(created)
+        Ok(())
     }
 
     /// Save `doc` into `db`, setting the database up first (see [`Couch::ensure_db`]). A
-    /// database deleted since it was set up (CouchDB answers 404) is set up again.
+    /// database deleted since it was set up (CouchDB and pouchdb-server answer the write
+    /// with 404) is set up again.
     ///
-    /// A monthly database this call created is checked against its account afterwards: an
-    /// account deleted meanwhile (by us or by KAZOO, which removes the monthly databases
-    /// first and the account's database after them) would otherwise keep a month's database
-    /// re-created behind the deletion. It is removed again and the write fails as NotFound.
-    /// With the deletion sweeping the monthly databases again once the account's database is
-    /// gone (`api::accounts::delete_account`), no interleaving leaves one behind.
+    /// A monthly database this call created is checked against its account afterwards,
+    /// whether the write went through or not: an account deleted meanwhile would otherwise
+    /// keep a month's database re-created behind the deletion. It is removed again and the
+    /// write fails as NotFound. Our deletion lists the monthly databases once more after the
+    /// account's database is gone (`api::accounts::delete_account`), so a write racing it
+    /// leaves none behind: a writer that checked before the account's database went had
+    /// created its database before the second listing. KAZOO's deletion has no second
+    /// listing; a write between its listing and the account database's removal can still
+    /// leave one. So can a check or a removal that fails (CouchDB unreachable): a check that
+    /// fails counts the account as there, never removing a live account's database.
     pub async fn save_in(&self, db: &str, docs: &[Value], doc: &mut Value) -> CouchResult<()> {
-        let mut created = self.ensure_db(db, docs).await?;
-        let saved = match self.save(db, doc).await {
-            Err(CouchError::NotFound) => {
-                created |= self.ensure_db(db, docs).await?;
-                self.save(db, doc).await
-            }
-            other => other,
-        };
+        let mut created = false;
+        let saved = self.set_up_and_save(db, docs, doc, &mut created).await;
         if created {
             if let Some(account) = crate::domain::ids::modb_account(db) {
-                // (a check that fails does not fail a write that went through)
                 if !self.db_exists(&account.db()).await.unwrap_or(true) {
                     match self.delete_db(db).await {
                         Ok(()) => {
@@ -114,6 +113,23 @@ impl Couch {
             }
         }
         saved
+    }
+
+    async fn set_up_and_save(
+        &self,
+        db: &str,
+        docs: &[Value],
+        doc: &mut Value,
+        created: &mut bool,
+    ) -> CouchResult<()> {
+        self.ensure_db(db, docs, created).await?;
+        match self.save(db, doc).await {
+            Err(CouchError::NotFound) => {
+                self.ensure_db(db, docs, created).await?;
+                self.save(db, doc).await
+            }
+            other => other,
+        }
     }
 
     /// Create or update design documents so they match `docs` (by `_id`); unchanged ones
