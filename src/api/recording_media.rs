@@ -73,7 +73,19 @@ pub async fn stream_first_attachment(
 
     let (total, served, body) = if external {
         let handler = meta.get("handler").cloned().unwrap_or(Value::Null);
-        super::storage_media::fetch(ctx, &handler, range).await?
+        let place = crate::storage::PathContext {
+            account_id: doc
+                .get("pvt_account_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            db: db.to_string(),
+            doc_id: id.to_string(),
+            attachment: name.clone(),
+            doc: doc.clone(),
+            folder_path: None,
+        };
+        super::storage_media::fetch(ctx, &handler, &place, range).await?
     } else {
         let read = ctx
             .state

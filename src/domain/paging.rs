@@ -75,15 +75,8 @@ pub fn decode_start_key(raw: &str) -> Value {
     URL_SAFE_NO_PAD
         .decode(raw.trim_end_matches('='))
         .ok()
-        .and_then(|bytes| {
-            let (first, rest) = bytes.split_first()?;
-            if *first != 131 {
-                return None;
-            }
-            let mut pos = 0;
-            let v = etf_decode(rest, &mut pos, 0)?;
-            (pos == rest.len()).then_some(v)
-        })
+        .and_then(|bytes| super::etf::decode(&bytes).ok())
+        .and_then(|term| view_key(&term, 0))
         .unwrap_or_else(|| Value::String(raw.to_string()))
 }
 
@@ -151,105 +144,35 @@ fn atom(name: &str, out: &mut Vec<u8>) {
     out.extend(name.as_bytes());
 }
 
-fn take<'a>(b: &'a [u8], pos: &mut usize, n: usize) -> Option<&'a [u8]> {
-    let s = b.get(*pos..pos.checked_add(n)?)?;
-    *pos += n;
-    Some(s)
-}
-
-fn u32_at(b: &[u8], pos: &mut usize) -> Option<usize> {
-    let s = take(b, pos, 4)?;
-    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as usize)
-}
-
-fn etf_decode(b: &[u8], pos: &mut usize, depth: usize) -> Option<Value> {
+/// A decoded term as a CouchDB view key, the way KAZOO's JSON sees it: charlists stay lists
+/// of integers, `{[]}` is `{}` (the highest key), and nothing else that JSON has no
+/// counterpart for (other tuples, maps, improper lists) is a key.
+fn view_key(t: &super::etf::Term, depth: usize) -> Option<Value> {
+    use super::etf::Term;
     if depth > 32 {
         return None;
     }
-    let tag = *take(b, pos, 1)?.first()?;
-    match tag {
-        97 => Some(Value::from(take(b, pos, 1)?[0])),
-        98 => {
-            let s = take(b, pos, 4)?;
-            Some(Value::from(i32::from_be_bytes([s[0], s[1], s[2], s[3]])))
-        }
-        110 => {
-            let n = take(b, pos, 1)?[0] as usize;
-            let sign = take(b, pos, 1)?[0];
-            let digits = take(b, pos, n)?;
-            if n > 8 {
-                return None;
-            }
-            let mut v: u64 = 0;
-            for (i, d) in digits.iter().enumerate() {
-                v |= (*d as u64) << (8 * i);
-            }
-            let v = i64::try_from(v).ok()?;
-            Some(Value::from(if sign == 1 { -v } else { v }))
-        }
-        70 => {
-            let s = take(b, pos, 8)?;
-            let f = f64::from_be_bytes(s.try_into().ok()?);
-            Number::from_f64(f).map(Value::Number)
-        }
-        109 => {
-            let n = u32_at(b, pos)?;
-            Some(Value::String(
-                String::from_utf8(take(b, pos, n)?.to_vec()).ok()?,
-            ))
-        }
-        107 => {
-            // STRING_EXT: a list of small integers.
-            let s = take(b, pos, 2)?;
-            let n = u16::from_be_bytes([s[0], s[1]]) as usize;
-            Some(Value::Array(
-                take(b, pos, n)?.iter().map(|c| Value::from(*c)).collect(),
-            ))
-        }
-        100 | 118 | 115 | 119 => {
-            let n = if tag == 115 || tag == 119 {
-                take(b, pos, 1)?[0] as usize
-            } else {
-                let s = take(b, pos, 2)?;
-                u16::from_be_bytes([s[0], s[1]]) as usize
-            };
-            let name = std::str::from_utf8(take(b, pos, n)?).ok()?;
-            Some(match name {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                "null" | "undefined" => Value::Null,
-                other => Value::String(other.to_string()),
-            })
-        }
-        106 => Some(Value::Array(vec![])),
-        108 => {
-            let n = u32_at(b, pos)?;
-            if n > b.len() {
-                return None;
-            }
-            let mut items = Vec::with_capacity(n);
-            for _ in 0..n {
-                items.push(etf_decode(b, pos, depth + 1)?);
-            }
-            // proper lists end with NIL
-            if take(b, pos, 1)?[0] != 106 {
-                return None;
-            }
-            Some(Value::Array(items))
-        }
-        104 => {
-            let arity = take(b, pos, 1)?[0];
-            if arity != 1 {
-                return None;
-            }
-            // Only `{[]}` (KAZOO's `{}` key) is meaningful here.
-            match etf_decode(b, pos, depth + 1)? {
-                Value::Array(items) if items.is_empty() => Some(Value::Object(Map::new())),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
+    Some(match t {
+        Term::Int(i) => Value::from(i64::try_from(*i).ok()?),
+        Term::Float(f) => Value::Number(Number::from_f64(*f)?),
+        Term::Binary(b) => Value::String(String::from_utf8(b.clone()).ok()?),
+        Term::Bytes(b) => Value::Array(b.iter().map(|c| Value::from(*c)).collect()),
+        Term::Atom(a) => match a.as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            "null" | "undefined" => Value::Null,
+            other => Value::String(other.to_string()),
+        },
+        Term::Nil => Value::Array(vec![]),
+        Term::List(items, tail) if **tail == Term::Nil => Value::Array(
+            items
+                .iter()
+                .map(|i| view_key(i, depth + 1))
+                .collect::<Option<_>>()?,
+        ),
+        Term::Tuple(items) if matches!(items.as_slice(), [Term::Nil]) => Value::Object(Map::new()),
+        _ => return None,
+    })
 }
 
 /// One filter from the query string (`crossbar_filter.erl`). All filters are ANDed.

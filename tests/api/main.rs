@@ -16,6 +16,7 @@ mod helpers;
 mod ingest;
 mod ingest_faults;
 mod kazoo_docs;
+mod kazoo_s3;
 mod migrate;
 mod monster_ui;
 mod pipeline;

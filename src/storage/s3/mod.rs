@@ -12,6 +12,7 @@
 //! half-written upload is left behind.
 
 mod errors;
+pub mod kazoo_stub;
 mod upload;
 
 use std::fmt;
