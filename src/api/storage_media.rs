@@ -81,11 +81,23 @@ async fn fetch_kazoo_s3(
     let mut settings = retrieval.settings;
     let account = ctx.account()?.id.to_string();
     if let Some(storage) = ctx.state.couch.get(SYSTEM_DATA_DB, &account).await? {
-        let same_bucket = storage
+        // the connector the plan names for recordings first, as KAZOO merges with that one
+        let planned = [
+            "/plan/modb/types/call_recording/attachments/handler",
+            "/plan/modb/attachments/handler",
+        ]
+        .iter()
+        .find_map(|p| storage.pointer(p).and_then(Value::as_str));
+        let mut connectors: Vec<(&String, &Value)> = storage
             .get("attachments")
             .and_then(Value::as_object)
             .into_iter()
-            .flat_map(|a| a.values())
+            .flatten()
+            .collect();
+        connectors.sort_by_key(|(id, _)| Some(id.as_str()) != planned);
+        let same_bucket = connectors
+            .into_iter()
+            .map(|(_, a)| a)
             .filter(|a| a.get("handler").and_then(Value::as_str) == Some("s3"))
             .filter_map(|a| a.get("settings").and_then(Value::as_object))
             .find(|c| c.get("bucket").is_some() && c.get("bucket") == settings.get("bucket"));

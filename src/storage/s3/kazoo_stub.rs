@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 
 /// What a stub says: the settings KAZOO stored with (as a storage document's
 /// `attachments.<id>.settings`) and the object's key when it recorded one. Without a key
-/// (the oldest forms), the key is built from the settings as KAZOO does (`path` is then a
-/// folder, as `folder_path` is).
+/// (the oldest forms), the key is built from the settings as KAZOO does: `path` is then the
+/// folder, `<path>/<db>/<id>_<attachment>` (`kz_att_util:path_from_settings/1`, which
+/// [`crate::storage::PathFormat`] follows).
 #[derive(Debug, PartialEq)]
 pub struct Retrieval {
     pub settings: Map<String, Value>,
@@ -60,9 +61,6 @@ pub fn decode_retrieval(s3: &str) -> Result<Retrieval, String> {
         _ => return Err("unknown stub term".into()),
     };
     settings.remove("file");
-    if let Some(path) = settings.remove("path") {
-        settings.entry("folder_path").or_insert(path);
-    }
     Ok(Retrieval { settings, file })
 }
 
@@ -120,7 +118,7 @@ mod tests {
         assert_eq!(
             r.settings,
             settings(
-                json!({"key": "AKIA4", "secret": "sec4", "host": "s3.amazonaws.com", "bucket": "bucket4", "folder_path": "path/four.mp3"})
+                json!({"key": "AKIA4", "secret": "sec4", "host": "s3.amazonaws.com", "bucket": "bucket4", "path": "path/four.mp3"})
             )
         );
         let r = decode_retrieval(LEGACY5).unwrap();
@@ -128,8 +126,28 @@ mod tests {
             r.settings,
             settings(
                 json!({"key": "AKIA5", "secret": "sec5", "scheme": "http", "host": "127.0.0.1", "port": 9000,
-                "bucket": "bucket5", "folder_path": "path/five.mp3"})
+                "bucket": "bucket5", "path": "path/five.mp3"})
             )
+        );
+        // no key recorded: KAZOO's `<path>/<db>/<id>_<attachment>`
+        let h = crate::storage::Handler::from_attachment(
+            &json!({"handler": "s3", "settings": r.settings}),
+        )
+        .unwrap();
+        let crate::storage::Handler::S3(s3) = h else {
+            unreachable!()
+        };
+        let ctx = crate::storage::PathContext {
+            account_id: "a".into(),
+            db: "account%2Fab%2Fcd%2Fef-202001".into(),
+            doc_id: "202001-x".into(),
+            attachment: "call.mp3".into(),
+            doc: json!({}),
+            folder_path: None,
+        };
+        assert_eq!(
+            s3.object_key(&ctx),
+            "path/five.mp3/account%2Fab%2Fcd%2Fef-202001/202001-x_call.mp3"
         );
         let r = decode_retrieval(LEGACY5_HOST).unwrap();
         assert_eq!(r.settings["host"], "minio.local");
