@@ -151,29 +151,49 @@ pub async fn load_months(
             start_key: params.start_key.clone(),
             end_key: params.end_key.clone(),
         };
-        let q = ViewQuery {
-            db: &db,
-            design: design_view.0,
-            view: design_view.1,
-            start: Some(bounds.0.clone()),
-            end: Some(bounds.1.clone()),
-            map,
-            include_docs,
-        };
-        let (mut got, more) = match load_items(ctx, &q, &month_params, filters).await {
-            Ok(r) => r,
-            Err(ApiError::System {
-                error: "datastore_missing",
-                ..
-            }) => (vec![], None),
-            Err(e) => return Err(e),
-        };
+        let q = month_query(&db, design_view, &bounds, map, include_docs);
+        let (mut got, more) = month_items(ctx, &q, &month_params, filters).await?;
         items.append(&mut got);
         if more.is_some() {
             return Ok((items, more));
         }
     }
     Ok((items, None))
+}
+
+/// The view `design_view` in one month's database, between `bounds`.
+fn month_query<'a>(
+    db: &'a str,
+    design_view: (&'a str, &'a str),
+    bounds: &(Value, Value),
+    map: &'a (dyn Fn(Row) -> Option<Value> + Sync),
+    include_docs: bool,
+) -> ViewQuery<'a> {
+    ViewQuery {
+        db,
+        design: design_view.0,
+        view: design_view.1,
+        start: Some(bounds.0.clone()),
+        end: Some(bounds.1.clone()),
+        map,
+        include_docs,
+    }
+}
+
+/// One month's rows; a month whose database does not exist has none.
+async fn month_items(
+    ctx: &Ctx,
+    q: &ViewQuery<'_>,
+    params: &PageParams,
+    filters: &[Filter],
+) -> ApiResult<(Vec<Value>, Option<Value>)> {
+    match load_items(ctx, q, params, filters).await {
+        Err(ApiError::System {
+            error: "datastore_missing",
+            ..
+        }) => Ok((vec![], None)),
+        other => other,
+    }
 }
 
 /// A view queried in each monthly database of a range (`months` in paging order), the
@@ -225,23 +245,8 @@ pub async fn load_months_merged(
             start_key: params.start_key.clone(),
             end_key,
         };
-        let q = ViewQuery {
-            db: &db,
-            design: design_view.0,
-            view: design_view.1,
-            start: Some(bounds.0.clone()),
-            end: Some(bounds.1.clone()),
-            map: &keyed,
-            include_docs,
-        };
-        let got = match load_items(ctx, &q, &month_params, filters).await {
-            Ok((got, _)) => got,
-            Err(ApiError::System {
-                error: "datastore_missing",
-                ..
-            }) => vec![],
-            Err(e) => return Err(e),
-        };
+        let q = month_query(&db, design_view, &bounds, &keyed, include_docs);
+        let (got, _) = month_items(ctx, &q, &month_params, filters).await?;
         rows.extend(got.into_iter().filter_map(|pair| match pair {
             Value::Array(mut kv) if kv.len() == 2 => {
                 let item = kv.pop()?;

@@ -20,12 +20,6 @@ async fn refusing_destination() -> wiremock::MockServer {
     server
 }
 
-async fn app_with_local_urls() -> TestApp {
-    let mut cfg = settings();
-    cfg.allow_local_urls = true;
-    spawn_with(cfg).await
-}
-
 async fn jobs_for(app: &TestApp, doc_id: &str) -> Vec<kazoo_rec::ingest::spool::Job> {
     let mut jobs = app.state.spool.pending().await.unwrap();
     jobs.retain(|j| j.doc_id == doc_id);
@@ -111,7 +105,7 @@ async fn recording_ids_must_name_a_real_month() {
 #[tokio::test]
 async fn a_hard_deleted_recording_stays_deleted_while_its_audio_waits() {
     let server = refusing_destination().await;
-    let app = app_with_local_urls().await;
+    let app = spawn_with_local_urls().await;
     let (acct, _, admin) = app.account_with_admin(None).await;
     let meta = |call: &str| json!({"call_id": call, "duration_ms": 5000, "url": format!("{}/rec/", server.uri())});
     let (status, body) = ingest_meta(&app, &acct, meta("hard")).await;
@@ -166,7 +160,7 @@ async fn a_hard_deleted_recording_stays_deleted_while_its_audio_waits() {
 #[tokio::test]
 async fn deleting_an_account_removes_every_monthly_database_for_good() {
     let server = refusing_destination().await;
-    let app = app_with_local_urls().await;
+    let app = spawn_with_local_urls().await;
     let (parent, _, admin) = app.account_with_admin(None).await;
     let acct = app
         .create_account(&admin, Some(&parent), &format!("to delete {}", uniq()))

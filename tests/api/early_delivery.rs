@@ -28,10 +28,7 @@ async fn s3_account(app: &TestApp, url: &str) -> (String, String, aws_sdk_s3::Cl
 /// The app with its spool folder, and an account whose recordings go to a fresh bucket on
 /// `S3_URL` (None outside CI when no S3 server is configured).
 async fn s3_app() -> Option<(TestApp, String, String, String, aws_sdk_s3::Client)> {
-    let Ok(url) = std::env::var("S3_URL") else {
-        assert!(std::env::var("CI").is_err(), "S3_URL must be set in CI");
-        return None;
-    };
+    let url = s3_url()?;
     let mut cfg = settings();
     cfg.allow_local_urls = true;
     let spool_dir = cfg.spool_dir.clone();

@@ -48,6 +48,24 @@ pub async fn spawn_app() -> TestApp {
     spawn_with(settings()).await
 }
 
+/// The app with local destinations allowed (wiremock, the test S3 server on 127.0.0.1).
+pub async fn spawn_with_local_urls() -> TestApp {
+    let mut cfg = settings();
+    cfg.allow_local_urls = true;
+    spawn_with(cfg).await
+}
+
+/// The S3-compatible test server (`S3_URL`); None outside CI when none is configured, so
+/// an S3 test passes over itself there. In CI it must be set.
+pub fn s3_url() -> Option<String> {
+    let url = std::env::var("S3_URL").ok();
+    assert!(
+        url.is_some() || std::env::var("CI").is_err(),
+        "S3_URL must be set in CI"
+    );
+    url
+}
+
 pub async fn spawn_with(cfg: Settings) -> TestApp {
     let guard = BUILD_LOCK.lock().await;
     let (app, _) = Application::build(cfg).await.expect("application builds");

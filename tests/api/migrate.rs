@@ -53,13 +53,10 @@ async fn states(app: &TestApp, account: &AccountId) -> (usize, usize) {
 
 #[tokio::test]
 async fn migration_survives_a_kill_and_is_idempotent() {
-    let Ok(url) = std::env::var("S3_URL") else {
-        assert!(std::env::var("CI").is_err(), "S3_URL must be set in CI");
+    let Some(url) = s3_url() else {
         return;
     };
-    let mut cfg = settings();
-    cfg.allow_local_urls = true;
-    let app = spawn_with(cfg).await;
+    let app = spawn_with_local_urls().await;
     let (acct, _, admin) = app.account_with_admin(None).await;
     let account = AccountId::parse(&acct).unwrap();
     let ids = generate(

@@ -143,13 +143,10 @@ async fn policy_dry_run_and_a_run_with_the_clock_moved() {
 
 #[tokio::test]
 async fn s3_held_recordings_are_deleted_from_the_bucket() {
-    let Ok(url) = std::env::var("S3_URL") else {
-        assert!(std::env::var("CI").is_err(), "S3_URL must be set in CI");
+    let Some(url) = s3_url() else {
         return;
     };
-    let mut cfg = settings();
-    cfg.allow_local_urls = true;
-    let app = spawn_with(cfg).await;
+    let app = spawn_with_local_urls().await;
     let (acct, _, admin) = app.account_with_admin(None).await;
     let account = AccountId::parse(&acct).unwrap();
     let bucket = format!("ret-{}", uniq());
